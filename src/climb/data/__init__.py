@@ -1,0 +1,1 @@
+"""Data preparation: read sources, normalise formats, render with the chat template, tokenise."""

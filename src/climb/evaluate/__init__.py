@@ -1,0 +1,1 @@
+"""Evaluation: leaderboard suites over lm-eval tasks, mirror data, scoring, result cache."""

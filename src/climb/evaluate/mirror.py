@@ -1,0 +1,120 @@
+"""Benchmark mirror: a folder of JSONL files in the Hub datasets' schemas (the layout of
+../shared/benchmarks) that lm-eval tasks read instead of the Hub.
+
+config/tasks/mirror.yaml maps (Hub dataset path, dataset name) to files and an optional row
+filter. `redirect_to_mirror` rewrites one lm-eval task config so its data comes from the mirror
+through lm-eval's `custom_dataset` hook; prompts, shots and metrics are untouched. Where the
+mirror cannot serve the split the task draws few-shot examples from, the few-shot pool falls
+back to the evaluation split (lm-eval leaves the scored document out) and a deviation is
+returned so the result says so.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from climb.resources import config_dir
+
+
+class MirrorError(ValueError):
+    """The mirror cannot serve a task; the message names the task, dataset and missing file."""
+
+
+def load_layout(path: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Return the mirror layout (Hub path -> dataset name -> {files, where})."""
+    path = path or config_dir() / "tasks" / "mirror.yaml"
+    return dict(yaml.safe_load(path.read_text()))
+
+
+@functools.lru_cache(maxsize=32)
+def _read_jsonl(path: str, mtime_ns: int, size: int) -> tuple[dict[str, Any], ...]:
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise MirrorError(f"{path}:{lineno} is not valid JSON ({exc.msg})") from exc
+    return tuple(rows)
+
+
+def read_rows(path: Path) -> tuple[dict[str, Any], ...]:
+    """Return the rows of a JSONL file (parsed once per process while the file is unchanged)."""
+    st = path.stat()
+    return _read_jsonl(str(path), st.st_mtime_ns, st.st_size)
+
+
+def load_from_mirror(*, mirror_files: dict[str, str], mirror_where: dict[str, str] | None = None,
+                     **_ignored: Any) -> Any:
+    """lm-eval `custom_dataset` hook: return a DatasetDict of the given split files, filtered.
+
+    `mirror_files` maps split -> absolute JSONL path; `mirror_where` keeps rows whose columns
+    equal the given values (e.g. {"subject": "anatomy"}). Other keyword arguments (lm-eval passes
+    the task metadata) are ignored.
+    """
+    import datasets
+
+    splits = {}
+    for split, file in mirror_files.items():
+        rows = read_rows(Path(file))
+        if mirror_where:
+            rows = tuple(r for r in rows if all(r.get(k) == v for k, v in mirror_where.items()))
+        splits[split] = datasets.Dataset.from_list(list(rows))
+    return datasets.DatasetDict(splits)
+
+
+def _entry(layout: dict[str, Any], task: str, path: str | None, name: str | None) -> dict:
+    by_name = layout.get(path or "")
+    if by_name is None:
+        raise MirrorError(f"task {task}: Hub dataset {path!r} is not in the mirror layout "
+                          "(config/tasks/mirror.yaml); add it there to read it from a mirror")
+    entry = by_name.get("null" if name is None else name) or by_name.get("*")
+    if entry is None:
+        raise MirrorError(f"task {task}: dataset {path!r} name {name!r} is not in the mirror "
+                          "layout (config/tasks/mirror.yaml)")
+    return dict(entry)
+
+
+def _fewshot_split(cfg: dict[str, Any]) -> str | None:
+    fs = cfg.get("fewshot_config") or {}
+    return cfg.get("fewshot_split") or fs.get("split") or cfg.get("training_split") or \
+        cfg.get("validation_split")
+
+
+def redirect_to_mirror(cfg: dict[str, Any], data_dir: Path,
+                       layout: dict[str, Any]) -> list[str]:
+    """Point a resolved lm-eval task config at the mirror in place; return its deviations."""
+    task = cfg.get("task", "?")
+    entry = _entry(layout, task, cfg.get("dataset_path"), cfg.get("dataset_name"))
+    name = cfg.get("dataset_name")
+    files = {split: data_dir / rel for split, rel in entry["files"].items()}
+    present = {split: str(p) for split, p in files.items() if p.is_file()}
+    eval_split = cfg.get("test_split") or cfg.get("validation_split")
+    if eval_split not in present:
+        raise MirrorError(f"task {task}: the mirror {data_dir} has no {eval_split!r} split "
+                          f"(expected {files.get(eval_split, entry['files'])})")
+    deviations = []
+    shots = int(cfg.get("num_fewshot") or 0)
+    fs_split = _fewshot_split(cfg)
+    if shots > 0 and fs_split not in present:
+        deviations.append(
+            f"{task}: few-shot examples drawn from the {eval_split!r} split (the scored document "
+            f"left out) because the mirror has no {fs_split!r} split"
+        )
+        cfg["fewshot_split"] = eval_split
+        if isinstance(cfg.get("fewshot_config"), dict):
+            cfg["fewshot_config"] = {k: v for k, v in cfg["fewshot_config"].items()
+                                     if k != "split"}
+    for key in ("training_split", "validation_split", "test_split"):
+        if cfg.get(key) and cfg[key] not in present:
+            cfg[key] = None
+    where = {k: str(v).format(name=name) for k, v in (entry.get("where") or {}).items()}
+    cfg["custom_dataset"] = load_from_mirror
+    cfg["dataset_kwargs"] = {"mirror_files": present, "mirror_where": where or None}
+    return deviations

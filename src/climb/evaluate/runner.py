@@ -1,0 +1,141 @@
+"""Running a suite on one model with lm-eval, with the result cache in front.
+
+The model is loaded once (a LoRA adapter is merged into its base in memory, so an adapter
+evaluates as fast as a plain model) and handed to lm-eval's HFLM; climb's tasks and the suite's
+shots, metrics and limit decide the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from climb.config import EvalConfig
+from climb.evaluate.cache import cache_get, cache_key, cache_put
+from climb.evaluate.results import write_outputs
+from climb.evaluate.scoring import score_suite
+from climb.evaluate.suites import load_suite
+from climb.evaluate.tasks import plan_suite
+from climb.resources import smoke_benchmarks_dir
+from climb.state import StateDir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What to evaluate: a model folder, optionally with a LoRA adapter on top."""
+
+    path: str
+    name: str
+    digest: str
+    adapter_path: str | None = None
+
+
+def data_source(cfg: EvalConfig) -> tuple[Path | None, str]:
+    """Return (mirror folder or None for the Hub, a label for results)."""
+    if cfg.data_dir is None:
+        return smoke_benchmarks_dir(), "smoke"
+    if cfg.data_dir == "hub":
+        return None, "hub"
+    path = Path(cfg.data_dir).expanduser().resolve()
+    if not path.is_dir():
+        raise FileNotFoundError(f"eval.data_dir: {cfg.data_dir} is not a folder; give a "
+                                "benchmark mirror (e.g. ../shared/benchmarks) or `hub`")
+    return path, f"mirror:{path}"
+
+
+def data_identity(folder: Path | None) -> str:
+    """Return a digest of a mirror's JSONL files (names and bytes); `hub` for the Hub."""
+    if folder is None:
+        return "hub"
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*.jsonl")):
+        h.update(str(p.relative_to(folder)).encode())
+        h.update(hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def _device(requested: str) -> str:
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return requested
+
+
+def load_for_eval(ref: ModelRef, device: str) -> tuple[Any, Any]:
+    """Load model (+ merged adapter) and tokenizer; fp32 on CPU, bf16 on GPU."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(ref.path, dtype=dtype)
+    if ref.adapter_path:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, ref.adapter_path).merge_and_unload()
+    tokenizer = AutoTokenizer.from_pretrained(ref.adapter_path or ref.path)
+    model.to(device).eval()
+    return model, tokenizer
+
+
+def evaluate_model(ref: ModelRef, cfg: EvalConfig, state: StateDir, out_dir: Path,
+                   use_cache: bool = True) -> dict[str, Any]:
+    """Evaluate `ref` on the configured suite; return the suite result dict.
+
+    The result holds per-task scores (0..1) with stderr, the suite average (suite scale), the
+    data source, protocol deviations, timings and whether it came from the cache. lm-eval's own
+    output, per-sample logs and the leaderboard-style results JSON are written to `out_dir`.
+    """
+    import lm_eval
+
+    start = time.perf_counter()
+    suite = load_suite(cfg.suite)
+    folder, source = data_source(cfg)
+    key = cache_key(model_digest=ref.digest, suite=suite.name, suite_version=suite.version,
+                    protocol=cfg.protocol, lm_eval_version=lm_eval.__version__,
+                    limit=cfg.limit, data=data_identity(folder))
+    if use_cache and (hit := cache_get(state.eval_cache, key)) is not None:
+        log.info("eval: cache hit for %s on %s (%s)", ref.name, suite.name, key[:12])
+        return {**hit, "cached": True, "seconds": time.perf_counter() - start}
+
+    plan = plan_suite(suite, folder)
+    if source == "smoke":
+        plan.deviations.append("benchmark data: climb's bundled smoke set, not the real "
+                               "benchmarks (set eval.data_dir to a mirror or `hub`)")
+    device = _device(cfg.device)
+    model, tokenizer = load_for_eval(ref, device)
+    out = _run_lm_eval(model, tokenizer, plan.configs, cfg, device)
+    tasks, average = score_suite(suite, plan.leaves, out)
+    result = {
+        "model": {"name": ref.name, "digest": ref.digest, "path": ref.path,
+                  "adapter_path": ref.adapter_path, "dtype": str(model.dtype).replace("torch.", "")},
+        "suite": suite.name, "suite_version": suite.version, "protocol": cfg.protocol,
+        "lm_eval_version": lm_eval.__version__, "limit": cfg.limit, "data_source": source,
+        "tasks": tasks, "average": average, "deviations": plan.deviations,
+        "compute_seconds": time.perf_counter() - start,
+    }
+    write_outputs(out_dir, result, out)
+    cache_put(state.eval_cache, key, result)
+    return {**result, "cache_key": key, "cached": False, "seconds": time.perf_counter() - start}
+
+
+def _run_lm_eval(model: Any, tokenizer: Any, configs: list[dict[str, Any]], cfg: EvalConfig,
+                 device: str) -> dict[str, Any]:
+    from lm_eval import simple_evaluate
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size, device=device)
+    out = simple_evaluate(model=lm, tasks=configs, limit=cfg.limit, log_samples=True,
+                          task_manager=TaskManager(include_defaults=False),
+                          bootstrap_iters=1000)
+    if out is None:
+        raise RuntimeError("lm-eval returned no results")
+    return json.loads(json.dumps(out, default=str))

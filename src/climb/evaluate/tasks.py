@@ -1,0 +1,84 @@
+"""Turning a suite into lm-eval task configs: expand groups to their leaf tasks, set the suite's
+shots, and (with a mirror) redirect each task's data to local files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from climb.evaluate.mirror import load_layout, redirect_to_mirror
+from climb.evaluate.suites import Suite, SuiteTask
+from climb.resources import config_dir
+
+
+@dataclass
+class SuitePlan:
+    """Everything lm-eval needs for a suite: one resolved config per leaf task."""
+
+    configs: list[dict[str, Any]]
+    leaves: dict[str, list[str]]  # suite task name -> leaf lm-eval task names
+    deviations: list[str] = field(default_factory=list)
+
+
+def task_manager(include_defaults: bool = False) -> Any:
+    """Return an lm-eval TaskManager over climb's task folder (and lm-eval's built-ins if asked)."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=str(config_dir() / "tasks"),
+                       include_defaults=include_defaults)
+
+
+def leaf_tasks(tm: Any, name: str) -> list[str]:
+    """Return the leaf task names under a task, group or tag name (in a stable order)."""
+    from lm_eval.tasks._index import Kind
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    entry = tm.task_index.get(name)
+    if entry is None:
+        raise KeyError(f"lm-eval task {name!r} not found in {config_dir() / 'tasks'}")
+    if entry.kind in (Kind.TASK, Kind.PY_TASK):
+        return [name]
+    if entry.kind == Kind.TAG:
+        return sorted(n for n, e in tm.task_index.items()
+                      if name in e.tags and e.kind in (Kind.TASK, Kind.PY_TASK))
+    members = load_yaml(entry.yaml_path, resolve_func=False, recursive=True).get("task", [])
+    out: list[str] = []
+    for member in members:
+        member_name = member if isinstance(member, str) else member.get("task")
+        out.extend(leaf_tasks(tm, member_name))
+    return out
+
+
+def resolved_config(tm: Any, name: str) -> dict[str, Any]:
+    """Return the fully resolved config dict (includes merged, functions loaded) of a task."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    entry = tm.task_index[name]
+    cfg = dict(load_yaml(entry.yaml_path, resolve_func=True, recursive=True))
+    for key in ("tag", "group"):
+        cfg.pop(key, None)
+    return cfg
+
+
+def plan_suite(suite: Suite, data_dir: Path | None, include_optional: bool = False,
+               tm: Any = None) -> SuitePlan:
+    """Build the lm-eval configs for `suite`; `data_dir` None means read from the Hub."""
+    tm = tm or task_manager()
+    layout = load_layout() if data_dir is not None else {}
+    plan = SuitePlan(configs=[], leaves={})
+    for st in suite.selected(include_optional):
+        plan.leaves[st.name] = leaf_tasks(tm, st.task)
+        for leaf in plan.leaves[st.name]:
+            cfg = with_shots(resolved_config(tm, leaf), st)
+            if data_dir is not None:
+                plan.deviations.extend(redirect_to_mirror(cfg, data_dir, layout))
+            plan.configs.append(cfg)
+    return plan
+
+
+def with_shots(cfg: dict[str, Any], st: SuiteTask) -> dict[str, Any]:
+    """Return `cfg` with the suite's number of shots."""
+    cfg["num_fewshot"] = st.num_fewshot
+    return cfg
