@@ -32,6 +32,9 @@ class SuiteTask(BaseModel):
         description="1/k for leaderboard-v2 normalisation ((raw-b)/(1-b), clipped at 0).",
     )
     optional: bool = False
+    card: dict[str, str] | None = Field(
+        default=None, description="Model-card model-index fields: dataset_name, dataset_type, "
+        "dataset_config, split, metric_name.")
 
 
 class Suite(BaseModel):

@@ -1,0 +1,76 @@
+"""Prefect tasks: each one line into src/climb's stages, with the retries that stage deserves.
+
+climb does its own content-addressed caching (converted models, prepared data, evaluation
+results keyed by weights digest), so Prefect's input caching is off.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from climb import stages
+from climb.pipeline import RunContext, start_pipeline
+
+
+@task(name="start", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def start(config_path: str, overrides: list[str], flow_run_id: str | None,
+          flow_run_url: str | None) -> RunContext:
+    """Validate the config and open the pipeline's MLflow parent run."""
+    return start_pipeline(config_path, overrides, flow_run_id, flow_run_url)
+
+
+@task(name="resolve_base_model", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10)
+def resolve_base_model(ctx: RunContext) -> dict[str, Any]:
+    """Download / convert the base model once."""
+    return stages.resolve_base(ctx)
+
+
+@task(name="prepare_data", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
+def prepare_data(ctx: RunContext, base: dict[str, Any]) -> dict[str, Any]:
+    """Prepare the tokenised dataset (reused when inputs are unchanged)."""
+    return stages.prepare(ctx, base)
+
+
+@task(name="fine_tune", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30)
+def fine_tune(ctx: RunContext, base: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """Train the candidate; a retry resumes from the newest checkpoint."""
+    return stages.train(ctx, base, data)
+
+
+@task(name="evaluate_candidate", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
+def evaluate_candidate(ctx: RunContext, candidate: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate the candidate on the suite."""
+    ref = {"path": candidate["base_path"], "name": f"{candidate['base_name']} + climb "
+           f"{candidate['method']}", "digest": candidate["digest"],
+           "adapter_path": candidate["adapter_path"]}
+    return stages.evaluate(ctx, ref, "candidate")
+
+
+@task(name="reference_scores", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
+def reference_scores(ctx: RunContext, base: dict[str, Any]) -> dict[str, Any]:
+    """The champion's scores (cached when possible), else the base model's."""
+    return stages.champion_reference(ctx, base)
+
+
+@task(name="decide", cache_policy=NO_CACHE)
+def decide(ctx: RunContext, candidate: dict[str, Any], reference: dict[str, Any]
+           ) -> dict[str, Any]:
+    """Apply the promotion policy."""
+    return stages.decide_promotion(ctx, candidate, reference)
+
+
+@task(name="promote", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=5)
+def promote(ctx: RunContext, candidate: dict[str, Any], result: dict[str, Any],
+            decision: dict[str, Any]) -> dict[str, Any]:
+    """Register the candidate; move the champion alias if it won (compare-and-set)."""
+    return stages.register_and_promote(ctx, candidate, result, decision)
+
+
+@task(name="publish", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=20)
+def publish(ctx: RunContext, candidate: dict[str, Any], result: dict[str, Any],
+            decision: dict[str, Any], promotion: dict[str, Any]) -> dict[str, Any]:
+    """Push the promoted model to the Hub (or the outbox without a token)."""
+    return stages.publish(ctx, candidate, result, decision, promotion)

@@ -1,0 +1,142 @@
+"""`climb ...`: the command line. Commands that need Prefect (`climb run`) are added by
+flows/cli.py, which is the installed entry point; everything here works without Prefect.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from climb.config import ConfigError, dump_config, load_config
+from climb.state import StateDir
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="climb: fine-tune, evaluate on a leaderboard suite, promote, publish.")
+config_app = typer.Typer(no_args_is_help=True, help="Inspect and validate experiment configs.")
+servers_app = typer.Typer(no_args_is_help=True, help="Local Prefect server and MLflow UI.")
+app.add_typer(config_app, name="config")
+app.add_typer(servers_app, name="servers")
+
+ConfigArg = Annotated[Path, typer.Argument(help="Experiment YAML, e.g. config/demo.yaml")]
+OverridesArg = Annotated[list[str] | None, typer.Argument(help="Dotted overrides: train.lr=1e-4")]
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print an error for a person and exit with `code`."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def load_or_exit(config: Path, overrides: list[str] | None) -> object:
+    """Load and validate a config, exiting with a clear message when it is invalid."""
+    try:
+        return load_config(config, overrides or [])
+    except ConfigError as exc:
+        fail(str(exc))
+        raise AssertionError from exc  # unreachable
+
+
+@config_app.command("show")
+def config_show(config: ConfigArg, overrides: OverridesArg = None) -> None:
+    """Print the resolved config (defaults filled in, overrides applied)."""
+    cfg = load_or_exit(config, overrides)
+    typer.echo(dump_config(cfg))  # type: ignore[arg-type]
+
+
+@config_app.command("validate")
+def config_validate(configs: Annotated[list[Path], typer.Argument()]) -> None:
+    """Validate one or more config files; exit non-zero if any is invalid."""
+    bad = 0
+    for path in configs:
+        try:
+            load_config(path)
+            typer.echo(f"ok       {path}")
+        except ConfigError as exc:
+            bad += 1
+            typer.echo(f"invalid  {exc}", err=True)
+    if bad:
+        raise typer.Exit(2)
+
+
+@app.command("eval")
+def eval_model(model: Annotated[str, typer.Argument(help="Model folder, Hub id or pypi-gguf://")],
+               suite: Annotated[str, typer.Option(help="Suite name (config/suites)")] = "open-llm-v1",
+               limit: Annotated[int | None, typer.Option(help="Documents per task")] = None,
+               data_dir: Annotated[str | None, typer.Option(help="Mirror folder or `hub`")] = None,
+               adapter: Annotated[str | None, typer.Option(help="LoRA adapter folder")] = None,
+               batch_size: int = 8, state_dir: str = ".climb", no_cache: bool = False,
+               out: Annotated[Path | None, typer.Option(help="Output folder")] = None) -> None:
+    """Evaluate one model on a suite and print the table (results cached by weights digest)."""
+    from climb.config import EvalConfig
+    from climb.evaluate.runner import ModelRef, evaluate_model
+    from climb.models import resolve_model, weights_digest
+    from climb.report import score_table
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    state = StateDir.at(state_dir)
+    cfg = EvalConfig(suite=suite, limit=limit, data_dir=data_dir, batch_size=batch_size)
+    resolved = resolve_model(model, state)
+    digest = resolved.digest
+    if adapter:
+        import hashlib
+
+        digest = hashlib.sha256((digest + weights_digest(adapter)).encode()).hexdigest()
+    ref = ModelRef(resolved.path, model, digest, adapter)
+    result = evaluate_model(ref, cfg, state, out or state.root / "eval" / digest[:12],
+                            use_cache=not no_cache)
+    typer.echo("\n".join(score_table(None, result, "-")))
+    typer.echo(f"suite {result['suite']} v{result['suite_version']}, data {result['data_source']}"
+               f", limit {result['limit']}, {'cached' if result['cached'] else 'evaluated'} in "
+               f"{result['seconds']:.1f}s")
+    for d in result["deviations"]:
+        typer.echo(f"deviation: {d}")
+
+
+@app.command("data")
+def data_prepare(action: Annotated[str, typer.Argument(help="prepare")], config: ConfigArg,
+                 overrides: OverridesArg = None) -> None:
+    """`climb data prepare CONFIG`: run data preparation alone and print the report."""
+    from climb.data.prepare import prepare_data
+    from climb.models import resolve_model
+
+    if action != "prepare":
+        fail(f"unknown data action {action!r}; use `climb data prepare CONFIG`")
+    cfg = load_or_exit(config, overrides)
+    state = StateDir.at(cfg.state_dir)  # type: ignore[attr-defined]
+    base = resolve_model(cfg.model.base, state)  # type: ignore[attr-defined]
+    data = prepare_data(cfg.data, base.path, state)  # type: ignore[attr-defined]
+    typer.echo(json.dumps(data.to_dict(), indent=2))
+
+
+@servers_app.command("up")
+def servers_up(state_dir: str = ".climb") -> None:
+    """Start (or find) the local Prefect server and print its UI address."""
+    from climb.servers import ensure_prefect_server, ui_url
+
+    api, started = ensure_prefect_server(StateDir.at(state_dir))
+    typer.echo(f"Prefect UI: {ui_url(api)} ({'started' if started else 'already running'})")
+
+
+@servers_app.command("down")
+def servers_down(state_dir: str = ".climb") -> None:
+    """Stop the local Prefect server started by climb."""
+    from climb.servers import stop_prefect_server
+
+    stopped = stop_prefect_server(StateDir.at(state_dir))
+    typer.echo("Prefect server stopped" if stopped else "no local Prefect server was running")
+
+
+@servers_app.command("mlflow-ui")
+def servers_mlflow_ui(state_dir: str = ".climb", port: int = 5000) -> None:
+    """Serve the MLflow UI over the local store (foreground; Ctrl-C to stop)."""
+    from climb.servers import mlflow_ui_command
+
+    cmd = mlflow_ui_command(StateDir.at(state_dir), port)
+    typer.echo(f"MLflow UI: http://127.0.0.1:{port}")
+    sys.exit(subprocess.call(cmd))

@@ -1,0 +1,111 @@
+"""The local launcher: `torchrun --nproc-per-node N -m climb.train --spec SPEC` as a subprocess.
+
+Logs stream through to the caller line by line (prefixed with the rank by the trainer); a
+non-zero exit becomes a LaunchError carrying the tail of the log; a run past its deadline is
+terminated (SIGTERM, then SIGKILL) so no orphan keeps the CPU or GPU.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from climb.config import LauncherConfig
+from climb.train.spec import TrainResult, TrainSpec
+
+
+class LaunchError(RuntimeError):
+    """Training failed or timed out; `tail` holds the last lines of its output."""
+
+    def __init__(self, message: str, tail: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.tail = tail or []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def torchrun_command(spec_path: Path, nproc: int) -> list[str]:
+    """Return the torchrun command line for a spec (standalone rendezvous on this host)."""
+    return [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}",
+            "--nnodes=1", f"--master-port={_free_port()}", "--master-addr=127.0.0.1",
+            "-m", "climb.train", "--spec", str(spec_path)]
+
+
+def _env(nproc: int) -> dict[str, str]:
+    env = dict(os.environ)
+    cpus = os.cpu_count() or 1
+    env.setdefault("OMP_NUM_THREADS", str(max(1, cpus // nproc)))
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    env.setdefault("PYTHONWARNINGS", "ignore::FutureWarning,ignore::UserWarning")
+    return env
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def launch_local(spec: TrainSpec, cfg: LauncherConfig,
+                 on_line: Callable[[str], None] = lambda line: print(line, flush=True)
+                 ) -> TrainResult:
+    """Run training locally under torchrun; return the rank-0 result or raise LaunchError."""
+    out = Path(spec.output_dir)
+    spec_path = spec.write(out / "spec.json")
+    (out / "result.json").unlink(missing_ok=True)
+    cmd = torchrun_command(spec_path, cfg.nproc)
+    tail: collections.deque[str] = collections.deque(maxlen=40)
+    log_path = out / "train.log"
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=_env(cfg.nproc), start_new_session=True, bufsize=1)
+    timed_out = threading.Event()
+
+    def _on_deadline() -> None:
+        timed_out.set()
+        _stop(proc)
+
+    watchdog = threading.Timer(cfg.timeout_s, _on_deadline)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        assert proc.stdout is not None
+        with log_path.open("a") as log_file:
+            for line in proc.stdout:
+                line = line.rstrip("\n")
+                tail.append(line)
+                log_file.write(line + "\n")
+                log_file.flush()
+                on_line(line)
+        code = proc.wait()
+    except BaseException:
+        _stop(proc)
+        raise
+    finally:
+        watchdog.cancel()
+    if timed_out.is_set():
+        raise LaunchError(f"training exceeded launcher.timeout_s={cfg.timeout_s} and was stopped",
+                          list(tail))
+    if code != 0:
+        raise LaunchError(f"training failed (torchrun exit code {code}); log: {log_path}",
+                          list(tail))
+    if not (out / "result.json").is_file():
+        raise LaunchError("training exited 0 but wrote no result.json", list(tail))
+    return TrainResult.read(out)

@@ -1,0 +1,55 @@
+"""Checks that need the machine or the file system, run before any work starts: a config can be
+valid YAML and still ask for something this machine cannot do (QLoRA without a GPU, more
+processes than GPUs), or name a suite or data file that does not exist.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from climb.config import ConfigError, ExperimentConfig
+
+
+def _cuda_devices() -> int:
+    try:
+        import torch
+
+        return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+    except ImportError:  # the flow-runner image has no torch; training runs elsewhere
+        return -1
+
+
+def preflight(cfg: ExperimentConfig) -> None:
+    """Raise ConfigError listing every problem that would stop the run later; else return."""
+    from climb.evaluate.suites import SuiteError, load_suite
+
+    problems: list[str] = []
+    try:
+        load_suite(cfg.eval.suite)
+    except SuiteError as exc:
+        problems.append(str(exc))
+    for i, src in enumerate(cfg.data.sources):
+        if "://" not in src.path and not Path(src.path).expanduser().is_file():
+            problems.append(f"data.sources.{i}.path: {src.path} does not exist")
+    if cfg.eval.data_dir not in (None, "hub") and "://" not in cfg.eval.data_dir:
+        if not Path(cfg.eval.data_dir).expanduser().is_dir():
+            problems.append(f"eval.data_dir: {cfg.eval.data_dir} is not a folder (give a "
+                            "benchmark mirror such as ../shared/benchmarks, or `hub`)")
+    if cfg.launcher.kind == "local":
+        gpus = _cuda_devices()
+        if gpus == 0:
+            if cfg.train.method == "qlora":
+                problems.append("train.method: qlora needs a CUDA GPU (bitsandbytes 4-bit) and "
+                                "this machine has none; use train.method=lora")
+            if cfg.train.precision in ("bf16", "fp16"):
+                problems.append(f"train.precision: {cfg.train.precision} needs a GPU here; use "
+                                "auto or fp32")
+            if cfg.launcher.backend == "nccl":
+                problems.append("launcher.backend: nccl needs GPUs; use auto or gloo on CPU")
+        elif gpus > 0 and cfg.launcher.nproc > gpus:
+            problems.append(f"launcher.nproc: {cfg.launcher.nproc} processes but only {gpus} "
+                            "GPU(s) here; lower launcher.nproc")
+    if cfg.eval.device == "cuda" and _cuda_devices() == 0:
+        problems.append("eval.device: cuda requested but no GPU is available; use auto or cpu")
+    if problems:
+        raise ConfigError("cannot run this config here:\n  " + "\n  ".join(problems))

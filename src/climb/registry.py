@@ -1,0 +1,225 @@
+"""MLflow tracking and registry helpers: one parent run per pipeline run with nested stage runs,
+model versions with scores and provenance as tags, and the `champion` alias moved only under
+a registry-wide lock with the decision re-checked after the lock is taken (compare-and-set).
+
+Everything goes through an explicit MlflowClient and run ids, so it works the same from the flow
+process, from Prefect task threads and from the trainer's rank-0 process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from climb.config import TrackingConfig
+from climb.state import StateDir
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+TAG_PREFIX = "climb."
+MLFLOW_PARENT = "mlflow.parentRunId"
+
+
+class RegistryError(RuntimeError):
+    """The tracking server or registry refused an operation; the message says which."""
+
+
+def tracking_uri(cfg: TrackingConfig, state: StateDir) -> str:
+    """Return the tracking URI: config, else MLFLOW_TRACKING_URI, else SQLite in the state dir."""
+    if cfg.uri:
+        return cfg.uri
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    state.mlflow.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{state.mlflow / 'mlflow.db'}"
+
+
+def client_for(uri: str) -> Any:
+    """Return an MlflowClient for tracking and registry at `uri`."""
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def ensure_experiment(client: Any, name: str, state: StateDir) -> str:
+    """Return the id of experiment `name`, creating it (local artifact root for file stores)."""
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return str(exp.experiment_id)
+    location = None
+    if str(client.tracking_uri).startswith("sqlite:"):
+        location = (state.mlflow / "artifacts").resolve().as_uri()
+    try:
+        return str(client.create_experiment(name, artifact_location=location))
+    except Exception:  # created concurrently by another pipeline
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return str(exp.experiment_id)
+
+
+def start_run(client: Any, experiment_id: str, name: str, tags: dict[str, str] | None = None,
+              parent_id: str | None = None) -> str:
+    """Create a run (nested under `parent_id` if given) and return its id."""
+    all_tags = dict(tags or {})
+    if parent_id:
+        all_tags[MLFLOW_PARENT] = parent_id
+    run = client.create_run(experiment_id, run_name=name, tags=all_tags)
+    return str(run.info.run_id)
+
+
+def log_flat(client: Any, run_id: str, *, params: dict[str, Any] | None = None,
+             metrics: dict[str, float] | None = None, tags: dict[str, Any] | None = None) -> None:
+    """Log params, metrics and tags in one batch (values stringified, long params truncated)."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    ts = int(time.time() * 1000)
+    client.log_batch(
+        run_id,
+        metrics=[Metric(k, float(v), ts, 0) for k, v in (metrics or {}).items()],
+        params=[Param(k, str(v)[:6000]) for k, v in (params or {}).items()],
+        tags=[RunTag(k, str(v)[:5000]) for k, v in (tags or {}).items()],
+    )
+
+
+def flatten(prefix: str, data: Any) -> dict[str, Any]:
+    """Flatten nested dicts into dotted keys (lists are JSON-encoded)."""
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(flatten(f"{prefix}.{k}" if prefix else str(k), v))
+        return out
+    return {prefix: json.dumps(data) if isinstance(data, list) else data}
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The registered model version holding the `champion` alias."""
+
+    version: str
+    run_id: str | None
+    source: str
+    tags: dict[str, str]
+
+    @property
+    def average(self) -> float | None:
+        """The champion's recorded suite average, if any."""
+        raw = self.tags.get(f"{TAG_PREFIX}average")
+        return float(raw) if raw is not None else None
+
+    @property
+    def result(self) -> dict[str, Any] | None:
+        """The champion's recorded suite result (scores, suite, protocol), if any."""
+        raw = self.tags.get(f"{TAG_PREFIX}result")
+        return json.loads(raw) if raw else None
+
+
+def get_champion(client: Any, model_name: str) -> Champion | None:
+    """Return the version holding the champion alias, or None (no model or no alias yet)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mv = client.get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:
+        return None
+    return Champion(version=str(mv.version), run_id=mv.run_id, source=mv.source,
+                    tags=dict(mv.tags or {}))
+
+
+def register_version(client: Any, model_name: str, source: str, run_id: str,
+                     tags: dict[str, str]) -> str:
+    """Register `source` as a new version of `model_name` (created if missing); return it."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.create_registered_model(model_name)
+    except MlflowException as exc:
+        if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
+            raise
+    mv = client.create_model_version(model_name, source, run_id=run_id, tags=tags)
+    return str(mv.version)
+
+
+@contextmanager
+def registry_lock(client: Any, model_name: str, timeout_s: float = 300.0,
+                  stale_s: float = 900.0) -> Iterator[str]:
+    """Hold an exclusive lock on `model_name`'s aliases across processes and machines.
+
+    The lock is a registered model named `<model>.climb-lock`: creating it is atomic in every
+    MLflow backend (unique name), so exactly one holder succeeds. A lock older than `stale_s`
+    (its holder died) is broken. Yields the holder token.
+    """
+    from mlflow.exceptions import MlflowException
+
+    lock_name = f"{model_name}.climb-lock"
+    token = uuid.uuid4().hex
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            client.create_registered_model(
+                lock_name, tags={"holder": token, "since": str(time.time())},
+                description="climb promotion lock; safe to delete if no pipeline is running")
+            break
+        except MlflowException as exc:
+            if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
+                raise
+            _break_if_stale(client, lock_name, stale_s)
+            if time.monotonic() > deadline:
+                raise RegistryError(f"could not take the promotion lock {lock_name} within "
+                                    f"{timeout_s:.0f}s; another pipeline holds it") from exc
+            time.sleep(0.2)
+    try:
+        yield token
+    finally:
+        try:
+            rm = client.get_registered_model(lock_name)
+            if rm.tags.get("holder") == token:
+                client.delete_registered_model(lock_name)
+        except MlflowException:
+            pass
+
+
+def _break_if_stale(client: Any, lock_name: str, stale_s: float) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        rm = client.get_registered_model(lock_name)
+        since = float(rm.tags.get("since", "0"))
+        if time.time() - since > stale_s:
+            client.delete_registered_model(lock_name)
+    except (MlflowException, ValueError):
+        pass
+
+
+def set_champion_if(client: Any, model_name: str, version: str,
+                    still_better: Callable[[Champion | None], bool]) -> bool:
+    """Compare-and-set: under the lock, re-read the champion and move the alias to `version`
+    only if `still_better(current champion)` holds. Returns whether the alias moved.
+    """
+    with registry_lock(client, model_name):
+        current = get_champion(client, model_name)
+        if current is not None and current.version == version:
+            return True
+        if not still_better(current):
+            return False
+        client.set_registered_model_alias(model_name, CHAMPION, version)
+        return True
+
+
+def run_url(ui_base: str, experiment_id: str, run_id: str) -> str:
+    """Return the MLflow UI link of a run."""
+    return f"{ui_base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def log_artifacts(client: Any, run_id: str, folder: Path, artifact_path: str | None = None
+                  ) -> None:
+    """Upload a folder's files as artifacts of `run_id`."""
+    client.log_artifacts(run_id, str(folder), artifact_path=artifact_path)

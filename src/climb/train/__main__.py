@@ -1,0 +1,37 @@
+"""`python -m climb.train --spec SPEC.json`: the trainer process (one per device, under torchrun)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from climb.train.spec import TrainSpec
+from climb.train.trainer import TrainError, run_training
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run training, return the process exit code."""
+    parser = argparse.ArgumentParser(prog="python -m climb.train")
+    parser.add_argument("--spec", required=True, help="training spec JSON written by a launcher")
+    args = parser.parse_args(argv)
+    rank = os.environ.get("RANK", "0")
+    logging.basicConfig(level=logging.INFO if rank == "0" else logging.WARNING,
+                        format=f"[rank{rank}] %(asctime)s %(levelname)s %(name)s: %(message)s")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    try:
+        result = run_training(TrainSpec.read(args.spec))
+    except TrainError as exc:
+        print(f"climb.train: {exc}", file=sys.stderr)
+        return 2
+    if result is not None:
+        print(f"climb.train: done, step {result.global_step}, loss {result.train_loss:.4f}, "
+              f"{result.tokens_per_s:.0f} tokens/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

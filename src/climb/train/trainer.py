@@ -1,0 +1,148 @@
+"""LoRA / QLoRA / full fine-tuning with the Hugging Face Trainer on a prepared dataset.
+
+Run under torchrun (one process per device); DDP comes from the Trainer (gloo on CPU, NCCL on
+GPU). A restarted run resumes from the newest checkpoint in its output folder. Rank 0 writes
+the final adapter (or full model) and `result.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from climb.config import TrainConfig
+from climb.train.spec import TrainResult, TrainSpec
+
+log = logging.getLogger(__name__)
+
+
+class TrainError(RuntimeError):
+    """Training cannot start with this spec on this machine; the message says what to change."""
+
+
+def _precision(cfg: TrainConfig, cuda: bool) -> dict[str, bool]:
+    wanted = cfg.precision
+    if wanted == "auto":
+        wanted = "bf16" if cuda else "fp32"
+    if wanted in ("bf16", "fp16") and not cuda:
+        raise TrainError(f"train.precision={wanted} needs a GPU here; use fp32 or auto on CPU")
+    return {"bf16": wanted == "bf16", "fp16": wanted == "fp16"}
+
+
+def build_model(model_path: str, cfg: TrainConfig, cuda: bool) -> Any:
+    """Load the base model and wrap it for the chosen method (LoRA / QLoRA adapters or full)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    kwargs: dict[str, Any] = {"dtype": torch.bfloat16 if cuda else torch.float32}
+    if cfg.method == "qlora":
+        if not cuda:
+            raise TrainError("train.method=qlora needs a CUDA GPU (bitsandbytes 4-bit); "
+                             "use train.method=lora on CPU")
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16)
+    model = AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
+    if cfg.method == "full":
+        return model
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    if cfg.method == "qlora":
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=cfg.gradient_checkpointing)
+    lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                      target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM")
+    return get_peft_model(model, lora)
+
+
+def training_arguments(spec: TrainSpec, cfg: TrainConfig, cuda: bool) -> Any:
+    """Return the TrainingArguments for a spec (checkpoints, precision, DDP backend, seed)."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(Path(spec.output_dir) / "checkpoints"),
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.lr,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=int(cfg.warmup_ratio * cfg.max_steps),
+        weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        logging_steps=cfg.logging_steps,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        report_to="none",
+        use_cpu=not cuda,
+        ddp_backend="nccl" if cuda else "gloo",
+        ddp_find_unused_parameters=False,
+        include_num_input_tokens_seen="non_padding",
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+        disable_tqdm=True,
+        **_precision(cfg, cuda),
+    )
+
+
+def run_training(spec: TrainSpec) -> TrainResult | None:
+    """Train as described by `spec`; rank 0 returns the result (others return None)."""
+    import datasets
+    import torch
+    from transformers import AutoTokenizer, DataCollatorForSeq2Seq, Trainer
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from climb.train.callbacks import MlflowMetricsCallback, ThroughputCallback
+
+    cfg = spec.train_config
+    cuda = torch.cuda.is_available()
+    tokenizer = AutoTokenizer.from_pretrained(spec.model_path)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    train_file = Path(spec.dataset_path) / "train.parquet"
+    if not train_file.is_file():
+        raise TrainError(f"prepared dataset {train_file} not found; run the data stage first")
+    train_ds = datasets.Dataset.from_parquet(str(train_file), keep_in_memory=True)
+    model = build_model(spec.model_path, cfg, cuda)
+    args = training_arguments(spec, cfg, cuda)
+    throughput = ThroughputCallback()
+    callbacks: list[Any] = [throughput]
+    if spec.mlflow_tracking_uri and spec.mlflow_run_id and args.process_index == 0:
+        callbacks.append(MlflowMetricsCallback(spec.mlflow_tracking_uri, spec.mlflow_run_id))
+    trainer = Trainer(
+        model=model, args=args, train_dataset=train_ds, processing_class=tokenizer,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
+        callbacks=callbacks,
+    )
+    last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
+    if last:
+        log.info("resuming from %s", last)
+    start = time.perf_counter()
+    out = trainer.train(resume_from_checkpoint=last)
+    seconds = time.perf_counter() - start
+    if not trainer.is_world_process_zero():
+        return None
+    final = Path(spec.output_dir) / ("adapter" if cfg.method != "full" else "model")
+    trainer.save_model(str(final))
+    tokenizer.save_pretrained(str(final))
+    tokens = int(trainer.state.num_input_tokens_seen)
+    result = TrainResult(
+        adapter_path=str(final), method=cfg.method, global_step=trainer.state.global_step,
+        train_loss=float(out.training_loss),
+        first_loss=throughput.losses[0] if throughput.losses else None,
+        last_loss=throughput.losses[-1] if throughput.losses else None,
+        tokens=tokens, tokens_per_s=tokens / max(seconds, 1e-9), train_seconds=seconds,
+        resumed_from=last)
+    tmp = Path(spec.output_dir) / "result.json.tmp"
+    tmp.write_text(json.dumps(result.__dict__, indent=2))
+    os.replace(tmp, Path(spec.output_dir) / "result.json")
+    return result
