@@ -44,8 +44,8 @@ test-reliability: env
 	$(PY) -m pytest tests -m reliability $(PYTEST_ARGS)
 
 lint: env
-	$(VENV)/bin/ruff check src flows tests bench
-	$(VENV)/bin/ruff format --check src flows tests bench
+	$(VENV)/bin/ruff check src flows tests bench scripts
+	$(VENV)/bin/ruff format --check src flows tests bench scripts
 
 format: env
 	$(VENV)/bin/ruff format src flows tests bench

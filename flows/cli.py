@@ -46,8 +46,9 @@ def run(config: ConfigArg, overrides: OverridesArg = None) -> None:
     summary = leaderboard_pipeline(str(Path(config)), list(overrides or []))
     typer.echo(render_summary(summary))
     if summary["publish"].get("mode") == "outbox":
-        typer.echo(f"\nNo Hub token: the model that would be pushed is in "
-                   f"{summary['publish']['location']}")
+        typer.echo(
+            f"\nNo Hub token: the model that would be pushed is in {summary['publish']['location']}"
+        )
 
 
 def main() -> None:

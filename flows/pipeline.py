@@ -15,13 +15,23 @@ from prefect.runtime import flow_run
 from climb.pipeline import fail_pipeline, finish_pipeline
 from climb.registry import run_url
 from climb.stages import skipped_publish
-from flows.tasks import (decide, evaluate_candidate, fine_tune, prepare_data, promote, publish,
-                         reference_scores, resolve_base_model, start)
+from flows.tasks import (
+    decide,
+    evaluate_candidate,
+    fine_tune,
+    prepare_data,
+    promote,
+    publish,
+    reference_scores,
+    resolve_base_model,
+    start,
+)
 
 
 @flow(name="leaderboard_pipeline")
-def leaderboard_pipeline(config_path: str = "config/demo.yaml",
-                         overrides: list[str] | None = None) -> dict[str, Any]:
+def leaderboard_pipeline(
+    config_path: str = "config/demo.yaml", overrides: list[str] | None = None
+) -> dict[str, Any]:
     """Fine-tune a base model and promote it if it beats the champion; return the run summary.
 
     config_path: experiment YAML (see config/). overrides: dotted `key=value` items, e.g.
@@ -40,23 +50,36 @@ def leaderboard_pipeline(config_path: str = "config/demo.yaml",
         if promotion["promoted"] and ctx.config.publish.enabled:
             publication = publish(ctx, candidate, result, decision, promotion)
         else:
-            publication = skipped_publish("not promoted" if not promotion["promoted"]
-                                          else "publish.enabled is false")
+            publication = skipped_publish(
+                "not promoted" if not promotion["promoted"] else "publish.enabled is false"
+            )
     except BaseException as exc:
         fail_pipeline(ctx, exc)
         raise
     ref_result = reference.get("result") or {}
     summary = {
-        "name": ctx.config.name, "status": "completed", "candidate_result": result,
-        "reference": reference, "decision": decision, "promotion": promotion,
-        "publish": publication, "candidate": candidate, "data": data,
-        "mlflow_run_url": run_url(_mlflow_ui(ctx.tracking_uri), ctx.experiment_id,
-                                  ctx.parent_run_id),
+        "name": ctx.config.name,
+        "status": "completed",
+        "candidate_result": result,
+        "reference": reference,
+        "decision": decision,
+        "promotion": promotion,
+        "publish": publication,
+        "candidate": candidate,
+        "data": data,
+        "mlflow_run_url": run_url(
+            _mlflow_ui(ctx.tracking_uri), ctx.experiment_id, ctx.parent_run_id
+        ),
         "prefect_flow_run_url": flow_run.ui_url,
-        "timings": {"resolve_base_model": base["seconds"], "prepare_data": data["seconds"],
-                    "fine_tune": candidate["seconds"], "evaluate_candidate": result["seconds"],
-                    "evaluate_reference": 0.0 if ref_result.get("cached", True)
-                    else ref_result.get("seconds", 0.0)},
+        "timings": {
+            "resolve_base_model": base["seconds"],
+            "prepare_data": data["seconds"],
+            "fine_tune": candidate["seconds"],
+            "evaluate_candidate": result["seconds"],
+            "evaluate_reference": 0.0
+            if ref_result.get("cached", True)
+            else ref_result.get("seconds", 0.0),
+        },
         "total_seconds": time.perf_counter() - t0,
     }
     finish_pipeline(ctx, summary)

@@ -16,8 +16,9 @@ from climb.pipeline import RunContext, start_pipeline
 
 
 @task(name="start", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def start(config_path: str, overrides: list[str], flow_run_id: str | None,
-          flow_run_url: str | None) -> RunContext:
+def start(
+    config_path: str, overrides: list[str], flow_run_id: str | None, flow_run_url: str | None
+) -> RunContext:
     """Validate the config and open the pipeline's MLflow parent run."""
     return start_pipeline(config_path, overrides, flow_run_id, flow_run_url)
 
@@ -43,9 +44,12 @@ def fine_tune(ctx: RunContext, base: dict[str, Any], data: dict[str, Any]) -> di
 @task(name="evaluate_candidate", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
 def evaluate_candidate(ctx: RunContext, candidate: dict[str, Any]) -> dict[str, Any]:
     """Evaluate the candidate on the suite."""
-    ref = {"path": candidate["base_path"], "name": f"{candidate['base_name']} + climb "
-           f"{candidate['method']}", "digest": candidate["digest"],
-           "adapter_path": candidate["adapter_path"]}
+    ref = {
+        "path": candidate["base_path"],
+        "name": f"{candidate['base_name']} + climb {candidate['method']}",
+        "digest": candidate["digest"],
+        "adapter_path": candidate["adapter_path"],
+    }
     return stages.evaluate(ctx, ref, "candidate")
 
 
@@ -56,21 +60,26 @@ def reference_scores(ctx: RunContext, base: dict[str, Any]) -> dict[str, Any]:
 
 
 @task(name="decide", cache_policy=NO_CACHE)
-def decide(ctx: RunContext, candidate: dict[str, Any], reference: dict[str, Any]
-           ) -> dict[str, Any]:
+def decide(ctx: RunContext, candidate: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
     """Apply the promotion policy."""
     return stages.decide_promotion(ctx, candidate, reference)
 
 
 @task(name="promote", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=5)
-def promote(ctx: RunContext, candidate: dict[str, Any], result: dict[str, Any],
-            decision: dict[str, Any]) -> dict[str, Any]:
+def promote(
+    ctx: RunContext, candidate: dict[str, Any], result: dict[str, Any], decision: dict[str, Any]
+) -> dict[str, Any]:
     """Register the candidate; move the champion alias if it won (compare-and-set)."""
     return stages.register_and_promote(ctx, candidate, result, decision)
 
 
 @task(name="publish", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=20)
-def publish(ctx: RunContext, candidate: dict[str, Any], result: dict[str, Any],
-            decision: dict[str, Any], promotion: dict[str, Any]) -> dict[str, Any]:
+def publish(
+    ctx: RunContext,
+    candidate: dict[str, Any],
+    result: dict[str, Any],
+    decision: dict[str, Any],
+    promotion: dict[str, Any],
+) -> dict[str, Any]:
     """Push the promoted model to the Hub (or the outbox without a token)."""
     return stages.publish(ctx, candidate, result, decision, promotion)

@@ -29,8 +29,10 @@ def repo() -> Path:
 def shared() -> Path:
     """../shared beside the checkout; tests that need it skip with a reason when it is absent."""
     if not SHARED.is_dir():
-        pytest.skip(f"needs ../shared (benchmarks, k8s schemas) beside the checkout: {SHARED} "
-                    "is absent (CI has it; a user's machine may not)")
+        pytest.skip(
+            f"needs ../shared (benchmarks, k8s schemas) beside the checkout: {SHARED} "
+            "is absent (CI has it; a user's machine may not)"
+        )
     return SHARED
 
 
@@ -67,11 +69,19 @@ def tiny_model(smollm2, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("tiny-llama")
     tok = AutoTokenizer.from_pretrained(smollm2.path)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128,
-                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                      max_position_embeddings=4096, tie_word_embeddings=True,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                      pad_token_id=tok.pad_token_id)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
     torch.manual_seed(0)
     model = LlamaForCausalLM(cfg)
     model.save_pretrained(out)

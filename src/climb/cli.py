@@ -16,8 +16,11 @@ import typer
 from climb.config import ConfigError, dump_config, load_config
 from climb.state import StateDir
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="climb: fine-tune, evaluate on a leaderboard suite, promote, publish.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="climb: fine-tune, evaluate on a leaderboard suite, promote, publish.",
+)
 config_app = typer.Typer(no_args_is_help=True, help="Inspect and validate experiment configs.")
 servers_app = typer.Typer(no_args_is_help=True, help="Local Prefect server and MLflow UI.")
 app.add_typer(config_app, name="config")
@@ -65,13 +68,17 @@ def config_validate(configs: Annotated[list[Path], typer.Argument()]) -> None:
 
 
 @app.command("eval")
-def eval_model(model: Annotated[str, typer.Argument(help="Model folder, Hub id or pypi-gguf://")],
-               suite: Annotated[str, typer.Option(help="Suite name (config/suites)")] = "open-llm-v1",
-               limit: Annotated[int | None, typer.Option(help="Documents per task")] = None,
-               data_dir: Annotated[str | None, typer.Option(help="Mirror folder or `hub`")] = None,
-               adapter: Annotated[str | None, typer.Option(help="LoRA adapter folder")] = None,
-               batch_size: int = 8, state_dir: str = ".climb", no_cache: bool = False,
-               out: Annotated[Path | None, typer.Option(help="Output folder")] = None) -> None:
+def eval_model(
+    model: Annotated[str, typer.Argument(help="Model folder, Hub id or pypi-gguf://")],
+    suite: Annotated[str, typer.Option(help="Suite name (config/suites)")] = "open-llm-v1",
+    limit: Annotated[int | None, typer.Option(help="Documents per task")] = None,
+    data_dir: Annotated[str | None, typer.Option(help="Mirror folder or `hub`")] = None,
+    adapter: Annotated[str | None, typer.Option(help="LoRA adapter folder")] = None,
+    batch_size: int = 8,
+    state_dir: str = ".climb",
+    no_cache: bool = False,
+    out: Annotated[Path | None, typer.Option(help="Output folder")] = None,
+) -> None:
     """Evaluate one model on a suite and print the table (results cached by weights digest)."""
     from climb.config import EvalConfig
     from climb.evaluate.runner import ModelRef, evaluate_model
@@ -88,19 +95,25 @@ def eval_model(model: Annotated[str, typer.Argument(help="Model folder, Hub id o
 
         digest = hashlib.sha256((digest + weights_digest(adapter)).encode()).hexdigest()
     ref = ModelRef(resolved.path, model, digest, adapter)
-    result = evaluate_model(ref, cfg, state, out or state.root / "eval" / digest[:12],
-                            use_cache=not no_cache)
+    result = evaluate_model(
+        ref, cfg, state, out or state.root / "eval" / digest[:12], use_cache=not no_cache
+    )
     typer.echo("\n".join(score_table(None, result, "-")))
-    typer.echo(f"suite {result['suite']} v{result['suite_version']}, data {result['data_source']}"
-               f", limit {result['limit']}, {'cached' if result['cached'] else 'evaluated'} in "
-               f"{result['seconds']:.1f}s")
+    typer.echo(
+        f"suite {result['suite']} v{result['suite_version']}, data {result['data_source']}"
+        f", limit {result['limit']}, {'cached' if result['cached'] else 'evaluated'} in "
+        f"{result['seconds']:.1f}s"
+    )
     for d in result["deviations"]:
         typer.echo(f"deviation: {d}")
 
 
 @app.command("data")
-def data_prepare(action: Annotated[str, typer.Argument(help="prepare")], config: ConfigArg,
-                 overrides: OverridesArg = None) -> None:
+def data_prepare(
+    action: Annotated[str, typer.Argument(help="prepare")],
+    config: ConfigArg,
+    overrides: OverridesArg = None,
+) -> None:
     """`climb data prepare CONFIG`: run data preparation alone and print the report."""
     from climb.data.prepare import prepare_data
     from climb.models import resolve_model

@@ -5,6 +5,7 @@ with the dotted path of the field and what to do about it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -195,11 +196,9 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     except yaml.YAMLError as exc:
         raise ConfigError(f"override {item!r}: value is not valid YAML ({exc})") from exc
     # YAML reads 1e-4 as a string (YAML 1.1 wants a dot); numbers are what people mean.
-    if isinstance(value, str):
-        try:
-            value = float(value) if any(c in value for c in ".eE") else value
-        except ValueError:
-            pass
+    if isinstance(value, str) and any(c in value for c in ".eE"):
+        with contextlib.suppress(ValueError):
+            value = float(value)
     return parts, value
 
 
@@ -246,7 +245,9 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
     """Load an experiment YAML, apply `key=value` overrides, validate; raise ConfigError."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file {path} not found; pass a YAML file such as config/demo.yaml")
+        raise ConfigError(
+            f"config file {path} not found; pass a YAML file such as config/demo.yaml"
+        )
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:

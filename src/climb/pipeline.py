@@ -60,17 +60,32 @@ class RunContext:
 def git_commit(cwd: Path | None = None) -> str:
     """Return the current git commit (with `-dirty` if the tree has changes), or `unknown`."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
-                             text=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return sha + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
 
-def start_pipeline(config_path: str, overrides: list[str], flow_run_id: str | None = None,
-                   flow_run_url: str | None = None) -> RunContext:
+def start_pipeline(
+    config_path: str,
+    overrides: list[str],
+    flow_run_id: str | None = None,
+    flow_run_url: str | None = None,
+) -> RunContext:
     """Validate the config, run preflight checks, open the parent MLflow run; return the context.
 
     Raises ConfigError (bad config or a combination this machine cannot run) before any work.
@@ -85,13 +100,18 @@ def start_pipeline(config_path: str, overrides: list[str], flow_run_id: str | No
     exp_id = registry.ensure_experiment(client, cfg.tracking.experiment, state)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     tags = {
-        "climb.config_hash": cfg.digest(), "climb.git_commit": git_commit(),
-        "climb.base_model": cfg.model.display_name, "climb.base_model_uri": cfg.model.base,
-        "climb.base_model_revision": cfg.model.revision or "", "climb.suite": cfg.eval.suite,
-        "climb.protocol": cfg.eval.protocol, "climb.lm_eval_version": lm_eval.__version__,
-        "climb.launcher": cfg.launcher.kind, "climb.config_path": config_path,
-        "climb.prefect_flow_run_id": flow_run_id or "", "climb.prefect_flow_run_url":
-        flow_run_url or "",
+        "climb.config_hash": cfg.digest(),
+        "climb.git_commit": git_commit(),
+        "climb.base_model": cfg.model.display_name,
+        "climb.base_model_uri": cfg.model.base,
+        "climb.base_model_revision": cfg.model.revision or "",
+        "climb.suite": cfg.eval.suite,
+        "climb.protocol": cfg.eval.protocol,
+        "climb.lm_eval_version": lm_eval.__version__,
+        "climb.launcher": cfg.launcher.kind,
+        "climb.config_path": config_path,
+        "climb.prefect_flow_run_id": flow_run_id or "",
+        "climb.prefect_flow_run_url": flow_run_url or "",
     }
     parent = registry.start_run(client, exp_id, f"{cfg.name}-{stamp}", tags=tags)
     registry.log_flat(client, parent, params=registry.flatten("", cfg.model_dump(mode="json")))
@@ -99,22 +119,28 @@ def start_pipeline(config_path: str, overrides: list[str], flow_run_id: str | No
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(dump_config(cfg))
     client.log_artifact(parent, str(run_dir / "config.yaml"))
-    return RunContext(config_path, tuple(overrides), str(state.root), uri, exp_id, parent,
-                      str(run_dir))
+    return RunContext(
+        config_path, tuple(overrides), str(state.root), uri, exp_id, parent, str(run_dir)
+    )
 
 
 @contextmanager
 def stage_run(ctx: RunContext, stage: str) -> Iterator[str]:
     """Open a nested MLflow run for `stage`; close it FINISHED or FAILED; log its wall time."""
     client = ctx.client()
-    run_id = registry.start_run(client, ctx.experiment_id, stage, parent_id=ctx.parent_run_id,
-                                tags={"climb.stage": stage})
+    run_id = registry.start_run(
+        client, ctx.experiment_id, stage, parent_id=ctx.parent_run_id, tags={"climb.stage": stage}
+    )
     start = time.perf_counter()
     try:
         yield run_id
     except BaseException as exc:
-        registry.log_flat(client, run_id, tags={"climb.error": f"{type(exc).__name__}: {exc}"},
-                          metrics={"stage_seconds": time.perf_counter() - start})
+        registry.log_flat(
+            client,
+            run_id,
+            tags={"climb.error": f"{type(exc).__name__}: {exc}"},
+            metrics={"stage_seconds": time.perf_counter() - start},
+        )
         client.set_terminated(run_id, "FAILED")
         raise
     registry.log_flat(client, run_id, metrics={"stage_seconds": time.perf_counter() - start})
@@ -128,17 +154,20 @@ def finish_pipeline(ctx: RunContext, summary: dict[str, Any], status: str = "FIN
     write_json_atomic(path, summary)
     client.log_artifact(ctx.parent_run_id, str(path))
     timings = summary.get("timings", {})
-    registry.log_flat(client, ctx.parent_run_id,
-                      metrics={f"time/{k}": v for k, v in timings.items()
-                               if isinstance(v, int | float)})
+    registry.log_flat(
+        client,
+        ctx.parent_run_id,
+        metrics={f"time/{k}": v for k, v in timings.items() if isinstance(v, int | float)},
+    )
     client.set_terminated(ctx.parent_run_id, status)
 
 
 def fail_pipeline(ctx: RunContext, error: BaseException) -> None:
     """Mark the parent run FAILED with the error (alias, versions and Hub untouched)."""
     client = ctx.client()
-    registry.log_flat(client, ctx.parent_run_id,
-                      tags={"climb.error": f"{type(error).__name__}: {error}"[:4000]})
+    registry.log_flat(
+        client, ctx.parent_run_id, tags={"climb.error": f"{type(error).__name__}: {error}"[:4000]}
+    )
     client.set_terminated(ctx.parent_run_id, "FAILED")
 
 

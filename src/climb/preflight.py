@@ -31,24 +31,31 @@ def preflight(cfg: ExperimentConfig) -> None:
     for i, src in enumerate(cfg.data.sources):
         if "://" not in src.path and not Path(src.path).expanduser().is_file():
             problems.append(f"data.sources.{i}.path: {src.path} does not exist")
-    if cfg.eval.data_dir not in (None, "hub") and "://" not in cfg.eval.data_dir:
-        if not Path(cfg.eval.data_dir).expanduser().is_dir():
-            problems.append(f"eval.data_dir: {cfg.eval.data_dir} is not a folder (give a "
-                            "benchmark mirror such as ../shared/benchmarks, or `hub`)")
+    data_dir = cfg.eval.data_dir or "hub"
+    if data_dir != "hub" and "://" not in data_dir and not Path(data_dir).expanduser().is_dir():
+        problems.append(
+            f"eval.data_dir: {data_dir} is not a folder (give a benchmark mirror such as "
+            "../shared/benchmarks, or `hub`)"
+        )
     if cfg.launcher.kind == "local":
         gpus = _cuda_devices()
         if gpus == 0:
             if cfg.train.method == "qlora":
-                problems.append("train.method: qlora needs a CUDA GPU (bitsandbytes 4-bit) and "
-                                "this machine has none; use train.method=lora")
+                problems.append(
+                    "train.method: qlora needs a CUDA GPU (bitsandbytes 4-bit) and "
+                    "this machine has none; use train.method=lora"
+                )
             if cfg.train.precision in ("bf16", "fp16"):
-                problems.append(f"train.precision: {cfg.train.precision} needs a GPU here; use "
-                                "auto or fp32")
+                problems.append(
+                    f"train.precision: {cfg.train.precision} needs a GPU here; use auto or fp32"
+                )
             if cfg.launcher.backend == "nccl":
                 problems.append("launcher.backend: nccl needs GPUs; use auto or gloo on CPU")
         elif gpus > 0 and cfg.launcher.nproc > gpus:
-            problems.append(f"launcher.nproc: {cfg.launcher.nproc} processes but only {gpus} "
-                            "GPU(s) here; lower launcher.nproc")
+            problems.append(
+                f"launcher.nproc: {cfg.launcher.nproc} processes but only {gpus} "
+                "GPU(s) here; lower launcher.nproc"
+            )
     if cfg.eval.device == "cuda" and _cuda_devices() == 0:
         problems.append("eval.device: cuda requested but no GPU is available; use auto or cpu")
     if problems:

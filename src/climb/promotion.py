@@ -27,16 +27,25 @@ class Scores:
     @classmethod
     def from_result(cls, result: dict[str, Any]) -> Scores:
         """Build from a suite result dict (as `evaluate_model` returns); task scores in points."""
-        return cls(average=float(result["average"]),
-                   tasks={k: 100.0 * float(v["score"]) for k, v in result["tasks"].items()},
-                   suite=result["suite"], suite_version=str(result["suite_version"]),
-                   protocol=result["protocol"], limit=result.get("limit"),
-                   data_source=result.get("data_source", ""))
+        return cls(
+            average=float(result["average"]),
+            tasks={k: 100.0 * float(v["score"]) for k, v in result["tasks"].items()},
+            suite=result["suite"],
+            suite_version=str(result["suite_version"]),
+            protocol=result["protocol"],
+            limit=result.get("limit"),
+            data_source=result.get("data_source", ""),
+        )
 
     def comparable_with(self, other: Scores) -> bool:
         """True when both were measured the same way (suite, version, protocol, limit, data)."""
-        return (self.suite, self.suite_version, self.protocol, self.limit, self.data_source) == \
-            (other.suite, other.suite_version, other.protocol, other.limit, other.data_source)
+        return (self.suite, self.suite_version, self.protocol, self.limit, self.data_source) == (
+            other.suite,
+            other.suite_version,
+            other.protocol,
+            other.limit,
+            other.data_source,
+        )
 
 
 @dataclass(frozen=True)
@@ -53,8 +62,13 @@ class Decision:
         return asdict(self)
 
 
-def decide(candidate: Scores, reference: Scores | None, policy: PromotionConfig,
-           reference_kind: str = "champion", contamination_clean: bool = True) -> Decision:
+def decide(
+    candidate: Scores,
+    reference: Scores | None,
+    policy: PromotionConfig,
+    reference_kind: str = "champion",
+    contamination_clean: bool = True,
+) -> Decision:
     """Decide whether `candidate` replaces `reference` under `policy`.
 
     Rules, all of which must pass: scores are finite numbers; the two were measured the same way;
@@ -65,8 +79,9 @@ def decide(candidate: Scores, reference: Scores | None, policy: PromotionConfig,
     reasons: list[str] = []
     values = [candidate.average, *candidate.tasks.values()]
     if not candidate.tasks or any(not math.isfinite(v) for v in values):
-        return Decision(False, reference_kind, None,
-                        ["candidate scores are missing or not finite numbers"])
+        return Decision(
+            False, reference_kind, None, ["candidate scores are missing or not finite numbers"]
+        )
     if not contamination_clean:
         reasons.append("training data failed decontamination against the evaluation suite")
     if reference is None:
@@ -78,15 +93,18 @@ def decide(candidate: Scores, reference: Scores | None, policy: PromotionConfig,
             f"reference measured differently ({reference.suite} v{reference.suite_version}, "
             f"{reference.protocol}, limit {reference.limit}, {reference.data_source}) than the "
             f"candidate ({candidate.suite} v{candidate.suite_version}, {candidate.protocol}, "
-            f"limit {candidate.limit}, {candidate.data_source}); re-evaluate the reference")
+            f"limit {candidate.limit}, {candidate.data_source}); re-evaluate the reference"
+        )
     delta = candidate.average - reference.average
     if delta > policy.min_improvement:
         ok_avg = f"average {candidate.average:.2f} beats {reference_kind} {reference.average:.2f}"
         ok_avg += f" by {delta:+.2f} (> {policy.min_improvement:.2f})"
     else:
-        reasons.append(f"average {candidate.average:.2f} does not beat {reference_kind} "
-                       f"{reference.average:.2f} by more than {policy.min_improvement:.2f} "
-                       f"(delta {delta:+.2f})")
+        reasons.append(
+            f"average {candidate.average:.2f} does not beat {reference_kind} "
+            f"{reference.average:.2f} by more than {policy.min_improvement:.2f} "
+            f"(delta {delta:+.2f})"
+        )
         ok_avg = ""
     if policy.max_task_regression is not None:
         for task, ref_score in reference.tasks.items():
@@ -94,8 +112,10 @@ def decide(candidate: Scores, reference: Scores | None, policy: PromotionConfig,
             if cand is None:
                 reasons.append(f"task {task} missing from the candidate's scores")
             elif ref_score - cand > policy.max_task_regression:
-                reasons.append(f"task {task} regressed by {ref_score - cand:.2f} points "
-                               f"(limit {policy.max_task_regression:.2f})")
+                reasons.append(
+                    f"task {task} regressed by {ref_score - cand:.2f} points "
+                    f"(limit {policy.max_task_regression:.2f})"
+                )
     if reasons:
         return Decision(False, reference_kind, delta, reasons)
     return Decision(True, reference_kind, delta, [ok_avg])

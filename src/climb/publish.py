@@ -22,8 +22,10 @@ from climb.evaluate.suites import Suite
 from climb.state import StateDir, atomic_dir, safe_name
 
 DIGEST_FILE = "climb_digest.txt"
-LEADERBOARD_SOURCE = ("Open LLM Leaderboard",
-                      "https://huggingface.co/spaces/open-llm-leaderboard/open_llm_leaderboard")
+LEADERBOARD_SOURCE = (
+    "Open LLM Leaderboard",
+    "https://huggingface.co/spaces/open-llm-leaderboard/open_llm_leaderboard",
+)
 
 
 class PublishError(RuntimeError):
@@ -55,9 +57,17 @@ def folder_digest(folder: Path) -> str:
     return h.hexdigest()
 
 
-def model_card(*, repo_id: str, base_model: str, result: dict[str, Any], suite: Suite,
-               license_id: str, datasets: list[str], config_yaml: str,
-               decision: dict[str, Any]) -> Any:
+def model_card(
+    *,
+    repo_id: str,
+    base_model: str,
+    result: dict[str, Any],
+    suite: Suite,
+    license_id: str,
+    datasets: list[str],
+    config_yaml: str,
+    decision: dict[str, Any],
+) -> Any:
     """Return a huggingface_hub ModelCard with model-index results in the leaderboard format."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
@@ -67,50 +77,61 @@ def model_card(*, repo_id: str, base_model: str, result: dict[str, Any], suite: 
         if task is None:
             continue
         card = st.card or {}
-        evals.append(EvalResult(
-            task_type="text-generation", task_name="Text Generation",
-            dataset_type=card.get("dataset_type", st.task),
-            dataset_name=card.get("dataset_name", f"{st.name} ({st.num_fewshot}-Shot)"),
-            dataset_config=card.get("dataset_config"), dataset_split=card.get("split"),
-            dataset_args={"num_few_shot": st.num_fewshot},
-            metric_type=st.metric, metric_value=round(100.0 * task["score"], 2),
-            metric_name=card.get("metric_name", st.metric),
-            source_name=LEADERBOARD_SOURCE[0] if suite.name.startswith("open-llm") else "climb",
-            source_url=LEADERBOARD_SOURCE[1] if suite.name.startswith("open-llm") else None,
-        ))
+        evals.append(
+            EvalResult(
+                task_type="text-generation",
+                task_name="Text Generation",
+                dataset_type=card.get("dataset_type", st.task),
+                dataset_name=card.get("dataset_name", f"{st.name} ({st.num_fewshot}-Shot)"),
+                dataset_config=card.get("dataset_config"),
+                dataset_split=card.get("split"),
+                dataset_args={"num_few_shot": st.num_fewshot},
+                metric_type=st.metric,
+                metric_value=round(100.0 * task["score"], 2),
+                metric_name=card.get("metric_name", st.metric),
+                source_name=LEADERBOARD_SOURCE[0] if suite.name.startswith("open-llm") else "climb",
+                source_url=LEADERBOARD_SOURCE[1] if suite.name.startswith("open-llm") else None,
+            )
+        )
     data = ModelCardData(
-        model_name=repo_id.split("/")[-1], base_model=base_model, license=license_id,
-        datasets=datasets or None, library_name="peft", tags=["climb", "fine-tuned", suite.name],
-        eval_results=evals, pipeline_tag="text-generation",
+        model_name=repo_id.split("/")[-1],
+        base_model=base_model,
+        license=license_id,
+        datasets=datasets or None,
+        library_name="peft",
+        tags=["climb", "fine-tuned", suite.name],
+        eval_results=evals,
+        pipeline_tag="text-generation",
     )
     rows = "\n".join(
         f"| {name} | {t['num_fewshot']} | {t['metric']} | {100 * t['score']:.2f} |"
-        for name, t in result["tasks"].items())
+        for name, t in result["tasks"].items()
+    )
     deviations = "\n".join(f"- {d}" for d in result.get("deviations", [])) or "- none"
     content = f"""---
 {data.to_yaml()}
 ---
 
-# {repo_id.split('/')[-1]}
+# {repo_id.split("/")[-1]}
 
 Fine-tuned from [{base_model}](https://huggingface.co/{base_model}) with
 [climb](https://github.com/climb-llm/climb) and promoted because it beat the previous champion
 on the `{suite.name}` suite (v{suite.version}).
 
-## Evaluation ({suite.name}, lm-eval {result['lm_eval_version']}, protocol {result['protocol']})
+## Evaluation ({suite.name}, lm-eval {result["lm_eval_version"]}, protocol {result["protocol"]})
 
 | task | shots | metric | score |
 |---|---|---|---|
 {rows}
-| **average** | | | **{result['average']:.2f}** |
+| **average** | | | **{result["average"]:.2f}** |
 
-Limit per task: {result.get('limit') or 'none (full benchmarks)'}. Data: {result['data_source']}.
+Limit per task: {result.get("limit") or "none (full benchmarks)"}. Data: {result["data_source"]}.
 Deviations from the leaderboard's protocol:
 {deviations}
 
 ## Promotion decision
 
-{chr(10).join('- ' + r for r in decision.get('reasons', []))}
+{chr(10).join("- " + r for r in decision.get("reasons", []))}
 
 ## Training configuration
 
@@ -121,8 +142,9 @@ Deviations from the leaderboard's protocol:
     return ModelCard(content)
 
 
-def build_repo_folder(target: Path, *, weights_dir: Path, card: Any,
-                      leaderboard: dict[str, Any], config_yaml: str) -> str:
+def build_repo_folder(
+    target: Path, *, weights_dir: Path, card: Any, leaderboard: dict[str, Any], config_yaml: str
+) -> str:
     """Write the exact repo contents into `target` (replaced atomically); return its digest."""
     if target.exists():
         shutil.rmtree(target)
@@ -152,8 +174,9 @@ def _remote_digest(api: Any, repo_id: str) -> str | None:
     return Path(path).read_text().strip()
 
 
-def publish_folder(cfg: PublishConfig, folder: Path, digest: str, state: StateDir,
-                   endpoint: str | None = None) -> PublishResult:
+def publish_folder(
+    cfg: PublishConfig, folder: Path, digest: str, state: StateDir, endpoint: str | None = None
+) -> PublishResult:
     """Push `folder` to the Hub (mode push, or auto with a token), or copy it to the outbox.
 
     Idempotent: when the repo already holds this digest nothing is uploaded.
@@ -170,23 +193,43 @@ def publish_folder(cfg: PublishConfig, folder: Path, digest: str, state: StateDi
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(folder, target)
         why = "publish.mode=dry-run" if cfg.mode == "dry-run" else f"no {cfg.token_env} set"
-        return PublishResult("outbox", str(target), digest, False,
-                             f"{why}: wrote what would be pushed to {cfg.repo_id} into {target}")
+        return PublishResult(
+            "outbox",
+            str(target),
+            digest,
+            False,
+            f"{why}: wrote what would be pushed to {cfg.repo_id} into {target}",
+        )
     if not token:
-        raise PublishError(f"publish.mode=push needs a Hub token in ${cfg.token_env}; set it "
-                           "(or a Kubernetes secret mapped to it) or use publish.mode=dry-run")
+        raise PublishError(
+            f"publish.mode=push needs a Hub token in ${cfg.token_env}; set it "
+            "(or a Kubernetes secret mapped to it) or use publish.mode=dry-run"
+        )
     from huggingface_hub import HfApi
 
     api = HfApi(token=token, endpoint=endpoint or os.environ.get("HF_ENDPOINT"))
     try:
         api.create_repo(cfg.repo_id, private=cfg.private, exist_ok=True, repo_type="model")
         if _remote_digest(api, cfg.repo_id) == digest:
-            return PublishResult("push", cfg.repo_id, digest, False,
-                                 f"{cfg.repo_id} already holds digest {digest[:12]}; not pushed")
-        info = api.upload_folder(repo_id=cfg.repo_id, folder_path=str(folder),
-                                 commit_message=f"climb: publish {digest[:12]}")
+            return PublishResult(
+                "push",
+                cfg.repo_id,
+                digest,
+                False,
+                f"{cfg.repo_id} already holds digest {digest[:12]}; not pushed",
+            )
+        info = api.upload_folder(
+            repo_id=cfg.repo_id,
+            folder_path=str(folder),
+            commit_message=f"climb: publish {digest[:12]}",
+        )
     except Exception as exc:
         message = str(exc).replace(token, "***")
         raise PublishError(f"push to {cfg.repo_id} failed: {message}") from None
-    return PublishResult("push", str(getattr(info, "commit_url", cfg.repo_id)), digest, True,
-                         f"pushed to {cfg.repo_id}")
+    return PublishResult(
+        "push",
+        str(getattr(info, "commit_url", cfg.repo_id)),
+        digest,
+        True,
+        f"pushed to {cfg.repo_id}",
+    )

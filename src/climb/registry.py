@@ -66,8 +66,13 @@ def ensure_experiment(client: Any, name: str, state: StateDir) -> str:
         return str(exp.experiment_id)
 
 
-def start_run(client: Any, experiment_id: str, name: str, tags: dict[str, str] | None = None,
-              parent_id: str | None = None) -> str:
+def start_run(
+    client: Any,
+    experiment_id: str,
+    name: str,
+    tags: dict[str, str] | None = None,
+    parent_id: str | None = None,
+) -> str:
     """Create a run (nested under `parent_id` if given) and return its id."""
     all_tags = dict(tags or {})
     if parent_id:
@@ -76,8 +81,14 @@ def start_run(client: Any, experiment_id: str, name: str, tags: dict[str, str] |
     return str(run.info.run_id)
 
 
-def log_flat(client: Any, run_id: str, *, params: dict[str, Any] | None = None,
-             metrics: dict[str, float] | None = None, tags: dict[str, Any] | None = None) -> None:
+def log_flat(
+    client: Any,
+    run_id: str,
+    *,
+    params: dict[str, Any] | None = None,
+    metrics: dict[str, float] | None = None,
+    tags: dict[str, Any] | None = None,
+) -> None:
     """Log params, metrics and tags in one batch (values stringified, long params truncated)."""
     from mlflow.entities import Metric, Param, RunTag
 
@@ -130,12 +141,14 @@ def get_champion(client: Any, model_name: str) -> Champion | None:
         mv = client.get_model_version_by_alias(model_name, CHAMPION)
     except MlflowException:
         return None
-    return Champion(version=str(mv.version), run_id=mv.run_id, source=mv.source,
-                    tags=dict(mv.tags or {}))
+    return Champion(
+        version=str(mv.version), run_id=mv.run_id, source=mv.source, tags=dict(mv.tags or {})
+    )
 
 
-def register_version(client: Any, model_name: str, source: str, run_id: str,
-                     tags: dict[str, str]) -> str:
+def register_version(
+    client: Any, model_name: str, source: str, run_id: str, tags: dict[str, str]
+) -> str:
     """Register `source` as a new version of `model_name` (created if missing); return it."""
     from mlflow.exceptions import MlflowException
 
@@ -149,8 +162,9 @@ def register_version(client: Any, model_name: str, source: str, run_id: str,
 
 
 @contextmanager
-def registry_lock(client: Any, model_name: str, timeout_s: float = 300.0,
-                  stale_s: float = 900.0) -> Iterator[str]:
+def registry_lock(
+    client: Any, model_name: str, timeout_s: float = 300.0, stale_s: float = 900.0
+) -> Iterator[str]:
     """Hold an exclusive lock on `model_name`'s aliases across processes and machines.
 
     The lock is a registered model named `<model>.climb-lock`: creating it is atomic in every
@@ -165,16 +179,20 @@ def registry_lock(client: Any, model_name: str, timeout_s: float = 300.0,
     while True:
         try:
             client.create_registered_model(
-                lock_name, tags={"holder": token, "since": str(time.time())},
-                description="climb promotion lock; safe to delete if no pipeline is running")
+                lock_name,
+                tags={"holder": token, "since": str(time.time())},
+                description="climb promotion lock; safe to delete if no pipeline is running",
+            )
             break
         except MlflowException as exc:
             if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
                 raise
             _break_if_stale(client, lock_name, stale_s)
             if time.monotonic() > deadline:
-                raise RegistryError(f"could not take the promotion lock {lock_name} within "
-                                    f"{timeout_s:.0f}s; another pipeline holds it") from exc
+                raise RegistryError(
+                    f"could not take the promotion lock {lock_name} within "
+                    f"{timeout_s:.0f}s; another pipeline holds it"
+                ) from exc
             time.sleep(0.2)
     try:
         yield token
@@ -199,8 +217,9 @@ def _break_if_stale(client: Any, lock_name: str, stale_s: float) -> None:
         pass
 
 
-def set_champion_if(client: Any, model_name: str, version: str,
-                    still_better: Callable[[Champion | None], bool]) -> bool:
+def set_champion_if(
+    client: Any, model_name: str, version: str, still_better: Callable[[Champion | None], bool]
+) -> bool:
     """Compare-and-set: under the lock, re-read the champion and move the alias to `version`
     only if `still_better(current champion)` holds. Returns whether the alias moved.
     """
@@ -219,7 +238,6 @@ def run_url(ui_base: str, experiment_id: str, run_id: str) -> str:
     return f"{ui_base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
-def log_artifacts(client: Any, run_id: str, folder: Path, artifact_path: str | None = None
-                  ) -> None:
+def log_artifacts(client: Any, run_id: str, folder: Path, artifact_path: str | None = None) -> None:
     """Upload a folder's files as artifacts of `run_id`."""
     client.log_artifacts(run_id, str(folder), artifact_path=artifact_path)

@@ -7,8 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-COMPUTE_STAGES = ("resolve_base_model", "prepare_data", "fine_tune", "evaluate_candidate",
-                  "evaluate_reference")
+COMPUTE_STAGES = (
+    "resolve_base_model",
+    "prepare_data",
+    "fine_tune",
+    "evaluate_candidate",
+    "evaluate_reference",
+)
 
 
 def overhead(timings: dict[str, float], total: float) -> tuple[float, float]:
@@ -22,8 +27,9 @@ def _fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:6.2f}"
 
 
-def score_table(reference: dict[str, Any] | None, candidate: dict[str, Any],
-                ref_label: str) -> list[str]:
+def score_table(
+    reference: dict[str, Any] | None, candidate: dict[str, Any], ref_label: str
+) -> list[str]:
     """Return the lines of a per-task table (points, x100) of reference vs candidate."""
     lines = [f"{'task':<18} {ref_label:>10} {'candidate':>10} {'delta':>8}"]
     ref_tasks = (reference or {}).get("tasks", {})
@@ -34,8 +40,10 @@ def score_table(reference: dict[str, Any] | None, candidate: dict[str, Any],
         lines.append(f"{name:<18} {_fmt(r):>10} {_fmt(c):>10} {_fmt(d):>8}")
     r_avg = reference.get("average") if reference else None
     c_avg = candidate["average"]
-    lines.append(f"{'average':<18} {_fmt(r_avg):>10} {_fmt(c_avg):>10} "
-                 f"{_fmt(None if r_avg is None else c_avg - r_avg):>8}")
+    lines.append(
+        f"{'average':<18} {_fmt(r_avg):>10} {_fmt(c_avg):>10} "
+        f"{_fmt(None if r_avg is None else c_avg - r_avg):>8}"
+    )
     return lines
 
 
@@ -45,8 +53,12 @@ def render_summary(summary: dict[str, Any]) -> str:
     ref_label = ref.get("kind", "reference")
     if ref.get("version"):
         ref_label = f"{ref_label} v{ref['version']}"
-    out = ["", "=" * 72, f"climb run {summary.get('name', '')}: {summary.get('status', '')}",
-           "=" * 72]
+    out = [
+        "",
+        "=" * 72,
+        f"climb run {summary.get('name', '')}: {summary.get('status', '')}",
+        "=" * 72,
+    ]
     cand = summary.get("candidate_result")
     if cand:
         out += score_table(ref.get("result"), cand, ref_label[:10])
@@ -54,8 +66,11 @@ def render_summary(summary: dict[str, Any]) -> str:
             out.append("deviations: " + "; ".join(cand["deviations"]))
     decision = summary.get("decision") or {}
     if decision:
-        verdict = "PROMOTED to champion" if summary.get("promotion", {}).get("promoted") \
+        verdict = (
+            "PROMOTED to champion"
+            if summary.get("promotion", {}).get("promoted")
             else "NOT promoted"
+        )
         out += ["", f"decision: {verdict}"] + [f"  - {r}" for r in decision.get("reasons", [])]
     promo = summary.get("promotion") or {}
     if promo.get("version"):
@@ -63,9 +78,13 @@ def render_summary(summary: dict[str, Any]) -> str:
     pub = summary.get("publish") or {}
     if pub:
         out.append(f"publish: {pub.get('mode')}: {pub.get('message')}")
-    out += ["", f"MLflow run:     {summary.get('mlflow_run_url', '-')}",
-            f"Prefect flow:   {summary.get('prefect_flow_run_url', '-')}", "",
-            "wall time by stage (s):"]
+    out += [
+        "",
+        f"MLflow run:     {summary.get('mlflow_run_url', '-')}",
+        f"Prefect flow:   {summary.get('prefect_flow_run_url', '-')}",
+        "",
+        "wall time by stage (s):",
+    ]
     timings: dict[str, float] = summary.get("timings", {})
     for name, secs in timings.items():
         out.append(f"  {name:<24} {secs:8.1f}")

@@ -50,8 +50,9 @@ def _pid_file(state: StateDir) -> Path:
     return state.prefect / "server.json"
 
 
-def ensure_prefect_server(state: StateDir, port: int | None = None,
-                          timeout_s: float = 120.0) -> tuple[str, bool]:
+def ensure_prefect_server(
+    state: StateDir, port: int | None = None, timeout_s: float = 120.0
+) -> tuple[str, bool]:
     """Return (api_url, started_now). Uses PREFECT_API_URL when set; else reuses or starts the
     local server for this state folder and waits until it answers its health check.
     """
@@ -64,17 +65,34 @@ def ensure_prefect_server(state: StateDir, port: int | None = None,
     state.prefect.mkdir(parents=True, exist_ok=True)
     log_path = state.prefect / "server.log"
     env = {**os.environ, **prefect_env(state)}
-    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-           "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "prefect",
+        "server",
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     with log_path.open("ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+        )
     _pid_file(state).write_text(json.dumps({"pid": proc.pid, "api": api}))
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise ServerError(f"Prefect server exited with {proc.returncode}; see {log_path} "
-                              f"(is port {port} in use? set CLIMB_PREFECT_PORT)")
+            raise ServerError(
+                f"Prefect server exited with {proc.returncode}; see {log_path} "
+                f"(is port {port} in use? set CLIMB_PREFECT_PORT)"
+            )
         if _healthy(f"{api}/health"):
             return api, True
         time.sleep(0.5)
@@ -111,6 +129,17 @@ def ui_url(api_url: str) -> str:
 def mlflow_ui_command(state: StateDir, port: int = DEFAULT_MLFLOW_PORT) -> list[str]:
     """Return the command that serves the MLflow UI over the local SQLite store."""
     db = state.mlflow / "mlflow.db"
-    return [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-            "--backend-store-uri", f"sqlite:///{db}",
-            "--default-artifact-root", (state.mlflow / "artifacts").resolve().as_uri()]
+    return [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        f"sqlite:///{db}",
+        "--default-artifact-root",
+        (state.mlflow / "artifacts").resolve().as_uri(),
+    ]

@@ -24,8 +24,13 @@ from climb.data.tokenize import IGNORE_INDEX, tokenize_messages, tokenize_text
 from climb.state import StateDir, atomic_dir, write_json_atomic
 
 log = logging.getLogger(__name__)
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
-                   "special_tokens_map.json", "tokenizer.model")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "chat_template.jinja",
+    "special_tokens_map.json",
+    "tokenizer.model",
+)
 LENGTH_BUCKETS = (64, 128, 256, 512, 1024, 2048, 4096, 8192)
 
 
@@ -100,9 +105,13 @@ def _tokenised_rows(cfg: DataConfig, tokenizer: Any, report: DataReport) -> list
             report.rows_read += 1
             item = raw if isinstance(raw, BadRow) else normalise(raw, src.format, src.columns)
             if not isinstance(item, BadRow):
-                item = (tokenize_text(tokenizer, item, cfg.max_length) if isinstance(item, str)
-                        else tokenize_messages(tokenizer, item, cfg.max_length,
-                                               cfg.completion_only_loss))
+                item = (
+                    tokenize_text(tokenizer, item, cfg.max_length)
+                    if isinstance(item, str)
+                    else tokenize_messages(
+                        tokenizer, item, cfg.max_length, cfg.completion_only_loss
+                    )
+                )
             if isinstance(item, BadRow):
                 skipped[item.reason] += 1
                 continue
@@ -131,15 +140,23 @@ def prepare_data(cfg: DataConfig, model_path: str | Path, state: StateDir) -> Pr
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text())
         log.info("data: reusing prepared dataset %s", target)
-        return PreparedData(str(target), manifest["digest"], key, True, manifest["report"],
-                            time.perf_counter() - start)
+        return PreparedData(
+            str(target),
+            manifest["digest"],
+            key,
+            True,
+            manifest["report"],
+            time.perf_counter() - start,
+        )
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
     report = DataReport()
     rows = _tokenised_rows(cfg, tokenizer, report)
     if not rows:
-        raise ValueError(f"data: no usable rows left from {[s.path for s in cfg.sources]}; "
-                         f"skipped by reason: {report.skipped}")
+        raise ValueError(
+            f"data: no usable rows left from {[s.path for s in cfg.sources]}; "
+            f"skipped by reason: {report.skipped}"
+        )
     random.Random(cfg.seed).shuffle(rows)
     n_eval = int(len(rows) * cfg.eval_fraction)
     splits = {"train": rows[n_eval:], "eval": rows[:n_eval]} if n_eval else {"train": rows}
@@ -155,16 +172,27 @@ def prepare_data(cfg: DataConfig, model_path: str | Path, state: StateDir) -> Pr
     digest = content.hexdigest()
     with atomic_dir(target) as tmp:
         for split, split_rows in splits.items():
-            table = pa.table({"input_ids": [r["input_ids"] for r in split_rows],
-                              "labels": [r["labels"] for r in split_rows]})
+            table = pa.table(
+                {
+                    "input_ids": [r["input_ids"] for r in split_rows],
+                    "labels": [r["labels"] for r in split_rows],
+                }
+            )
             pq.write_table(table, tmp / f"{split}.parquet")
-        write_json_atomic(tmp / "manifest.json", {
-            "digest": digest, "key": key, "report": asdict(report),
-            "splits": {k: len(v) for k, v in splits.items()},
-            "sources": [s.model_dump(mode="json") for s in cfg.sources],
-            "tokenizer": str(model_path),
-        })
-    log.info("data: %d examples, %d tokens, skipped %s", report.examples, report.tokens,
-             report.skipped)
-    return PreparedData(str(target), digest, key, False, asdict(report),
-                        time.perf_counter() - start)
+        write_json_atomic(
+            tmp / "manifest.json",
+            {
+                "digest": digest,
+                "key": key,
+                "report": asdict(report),
+                "splits": {k: len(v) for k, v in splits.items()},
+                "sources": [s.model_dump(mode="json") for s in cfg.sources],
+                "tokenizer": str(model_path),
+            },
+        )
+    log.info(
+        "data: %d examples, %d tokens, skipped %s", report.examples, report.tokens, report.skipped
+    )
+    return PreparedData(
+        str(target), digest, key, False, asdict(report), time.perf_counter() - start
+    )

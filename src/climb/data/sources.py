@@ -43,8 +43,10 @@ def resolve_source(path: str) -> Path:
     """Return the local path of a source, or raise SourceError saying what is wrong."""
     p = Path(path).expanduser()
     if not p.is_file():
-        raise SourceError(f"data.sources: {path} does not exist (paths are relative to the "
-                          "folder you run climb from)")
+        raise SourceError(
+            f"data.sources: {path} does not exist (paths are relative to the "
+            "folder you run climb from)"
+        )
     if p.suffix.lower() not in SUPPORTED:
         raise SourceError(f"data.sources: {path} has suffix {p.suffix!r}; supported: {SUPPORTED}")
     return p

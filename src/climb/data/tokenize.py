@@ -13,17 +13,20 @@ IGNORE_INDEX = -100
 
 
 def _render(tokenizer: Any, messages: Messages, add_generation_prompt: bool) -> str:
-    return str(tokenizer.apply_chat_template(
-        messages, tokenize=False, add_generation_prompt=add_generation_prompt
-    ))
+    return str(
+        tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=add_generation_prompt
+        )
+    )
 
 
 def _ids(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def tokenize_messages(tokenizer: Any, messages: Messages, max_length: int,
-                      completion_only: bool) -> dict[str, list[int]] | BadRow:
+def tokenize_messages(
+    tokenizer: Any, messages: Messages, max_length: int, completion_only: bool
+) -> dict[str, list[int]] | BadRow:
     """Render `messages` with the chat template; return input_ids and labels (or a BadRow).
 
     With `completion_only`, tokens outside assistant turns get label -100. Each assistant turn's
@@ -31,8 +34,10 @@ def tokenize_messages(tokenizer: Any, messages: Messages, max_length: int,
     whose renderings are not prefixes of one another is reported, not silently mis-masked.
     """
     if tokenizer.chat_template is None:
-        raise ValueError("the tokenizer has no chat template; use data format `text` or a "
-                         "chat model as model.base")
+        raise ValueError(
+            "the tokenizer has no chat template; use data format `text` or a "
+            "chat model as model.base"
+        )
     full = _render(tokenizer, messages, add_generation_prompt=False)
     input_ids = _ids(tokenizer, full)
     if not completion_only:

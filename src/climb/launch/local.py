@@ -37,9 +37,19 @@ def _free_port() -> int:
 
 def torchrun_command(spec_path: Path, nproc: int) -> list[str]:
     """Return the torchrun command line for a spec (standalone rendezvous on this host)."""
-    return [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}",
-            "--nnodes=1", f"--master-port={_free_port()}", "--master-addr=127.0.0.1",
-            "-m", "climb.train", "--spec", str(spec_path)]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nproc-per-node={nproc}",
+        "--nnodes=1",
+        f"--master-port={_free_port()}",
+        "--master-addr=127.0.0.1",
+        "-m",
+        "climb.train",
+        "--spec",
+        str(spec_path),
+    ]
 
 
 def _env(nproc: int) -> dict[str, str]:
@@ -64,9 +74,11 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
-def launch_local(spec: TrainSpec, cfg: LauncherConfig,
-                 on_line: Callable[[str], None] = lambda line: print(line, flush=True)
-                 ) -> TrainResult:
+def launch_local(
+    spec: TrainSpec,
+    cfg: LauncherConfig,
+    on_line: Callable[[str], None] = lambda line: print(line, flush=True),
+) -> TrainResult:
     """Run training locally under torchrun; return the rank-0 result or raise LaunchError."""
     out = Path(spec.output_dir)
     spec_path = spec.write(out / "spec.json")
@@ -74,8 +86,15 @@ def launch_local(spec: TrainSpec, cfg: LauncherConfig,
     cmd = torchrun_command(spec_path, cfg.nproc)
     tail: collections.deque[str] = collections.deque(maxlen=40)
     log_path = out / "train.log"
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=_env(cfg.nproc), start_new_session=True, bufsize=1)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_env(cfg.nproc),
+        start_new_session=True,
+        bufsize=1,
+    )
     timed_out = threading.Event()
 
     def _on_deadline() -> None:
@@ -101,11 +120,13 @@ def launch_local(spec: TrainSpec, cfg: LauncherConfig,
     finally:
         watchdog.cancel()
     if timed_out.is_set():
-        raise LaunchError(f"training exceeded launcher.timeout_s={cfg.timeout_s} and was stopped",
-                          list(tail))
+        raise LaunchError(
+            f"training exceeded launcher.timeout_s={cfg.timeout_s} and was stopped", list(tail)
+        )
     if code != 0:
-        raise LaunchError(f"training failed (torchrun exit code {code}); log: {log_path}",
-                          list(tail))
+        raise LaunchError(
+            f"training failed (torchrun exit code {code}); log: {log_path}", list(tail)
+        )
     if not (out / "result.json").is_file():
         raise LaunchError("training exited 0 but wrote no result.json", list(tail))
     return TrainResult.read(out)

@@ -1,4 +1,4 @@
-"""`python -m climb.train --spec SPEC.json`: the trainer process (one per device, under torchrun)."""
+"""`python -m climb.train --spec SPEC.json`: the trainer process (one per device, torchrun)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spec", required=True, help="training spec JSON written by a launcher")
     args = parser.parse_args(argv)
     rank = os.environ.get("RANK", "0")
-    logging.basicConfig(level=logging.INFO if rank == "0" else logging.WARNING,
-                        format=f"[rank{rank}] %(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if rank == "0" else logging.WARNING,
+        format=f"[rank{rank}] %(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
@@ -28,8 +30,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"climb.train: {exc}", file=sys.stderr)
         return 2
     if result is not None:
-        print(f"climb.train: done, step {result.global_step}, loss {result.train_loss:.4f}, "
-              f"{result.tokens_per_s:.0f} tokens/s")
+        print(
+            f"climb.train: done, step {result.global_step}, loss {result.train_loss:.4f}, "
+            f"{result.tokens_per_s:.0f} tokens/s"
+        )
     return 0
 
 

@@ -24,13 +24,14 @@ class TrainError(RuntimeError):
     """Training cannot start with this spec on this machine; the message says what to change."""
 
 
-def _precision(cfg: TrainConfig, cuda: bool) -> dict[str, bool]:
+def resolve_precision(cfg: TrainConfig, cuda: bool) -> str:
+    """Return fp32 | bf16 | fp16 for this machine (auto: bf16 on GPU, fp32 on CPU)."""
     wanted = cfg.precision
     if wanted == "auto":
         wanted = "bf16" if cuda else "fp32"
     if wanted in ("bf16", "fp16") and not cuda:
         raise TrainError(f"train.precision={wanted} needs a GPU here; use fp32 or auto on CPU")
-    return {"bf16": wanted == "bf16", "fp16": wanted == "fp16"}
+    return wanted
 
 
 def build_model(model_path: str, cfg: TrainConfig, cuda: bool) -> Any:
@@ -41,13 +42,18 @@ def build_model(model_path: str, cfg: TrainConfig, cuda: bool) -> Any:
     kwargs: dict[str, Any] = {"dtype": torch.bfloat16 if cuda else torch.float32}
     if cfg.method == "qlora":
         if not cuda:
-            raise TrainError("train.method=qlora needs a CUDA GPU (bitsandbytes 4-bit); "
-                             "use train.method=lora on CPU")
+            raise TrainError(
+                "train.method=qlora needs a CUDA GPU (bitsandbytes 4-bit); "
+                "use train.method=lora on CPU"
+            )
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16)
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
     model = AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
     if cfg.method == "full":
         return model
@@ -55,9 +61,15 @@ def build_model(model_path: str, cfg: TrainConfig, cuda: bool) -> Any:
 
     if cfg.method == "qlora":
         model = prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=cfg.gradient_checkpointing)
-    lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                      target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM")
+            model, use_gradient_checkpointing=cfg.gradient_checkpointing
+        )
+    lora = LoraConfig(
+        r=cfg.lora.r,
+        lora_alpha=cfg.lora.alpha,
+        lora_dropout=cfg.lora.dropout,
+        target_modules=cfg.lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
     return get_peft_model(model, lora)
 
 
@@ -65,6 +77,7 @@ def training_arguments(spec: TrainSpec, cfg: TrainConfig, cuda: bool) -> Any:
     """Return the TrainingArguments for a spec (checkpoints, precision, DDP backend, seed)."""
     from transformers import TrainingArguments
 
+    precision = resolve_precision(cfg, cuda)
     return TrainingArguments(
         output_dir=str(Path(spec.output_dir) / "checkpoints"),
         max_steps=cfg.max_steps,
@@ -90,7 +103,8 @@ def training_arguments(spec: TrainSpec, cfg: TrainConfig, cuda: bool) -> Any:
         dataloader_num_workers=0,
         remove_unused_columns=False,
         disable_tqdm=True,
-        **_precision(cfg, cuda),
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
     )
 
 
@@ -98,7 +112,7 @@ def run_training(spec: TrainSpec) -> TrainResult | None:
     """Train as described by `spec`; rank 0 returns the result (others return None)."""
     import datasets
     import torch
-    from transformers import AutoTokenizer, DataCollatorForSeq2Seq, Trainer
+    from transformers import AutoTokenizer, DataCollatorForSeq2Seq, Trainer, set_seed
     from transformers.trainer_utils import get_last_checkpoint
 
     from climb.train.callbacks import MlflowMetricsCallback, ThroughputCallback
@@ -112,6 +126,7 @@ def run_training(spec: TrainSpec) -> TrainResult | None:
     if not train_file.is_file():
         raise TrainError(f"prepared dataset {train_file} not found; run the data stage first")
     train_ds = datasets.Dataset.from_parquet(str(train_file), keep_in_memory=True)
+    set_seed(cfg.seed)  # adapter initialisation is random: same seed, same candidate
     model = build_model(spec.model_path, cfg, cuda)
     args = training_arguments(spec, cfg, cuda)
     throughput = ThroughputCallback()
@@ -119,7 +134,10 @@ def run_training(spec: TrainSpec) -> TrainResult | None:
     if spec.mlflow_tracking_uri and spec.mlflow_run_id and args.process_index == 0:
         callbacks.append(MlflowMetricsCallback(spec.mlflow_tracking_uri, spec.mlflow_run_id))
     trainer = Trainer(
-        model=model, args=args, train_dataset=train_ds, processing_class=tokenizer,
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        processing_class=tokenizer,
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
         callbacks=callbacks,
     )
@@ -136,12 +154,17 @@ def run_training(spec: TrainSpec) -> TrainResult | None:
     tokenizer.save_pretrained(str(final))
     tokens = int(trainer.state.num_input_tokens_seen)
     result = TrainResult(
-        adapter_path=str(final), method=cfg.method, global_step=trainer.state.global_step,
+        adapter_path=str(final),
+        method=cfg.method,
+        global_step=trainer.state.global_step,
         train_loss=float(out.training_loss),
         first_loss=throughput.losses[0] if throughput.losses else None,
         last_loss=throughput.losses[-1] if throughput.losses else None,
-        tokens=tokens, tokens_per_s=tokens / max(seconds, 1e-9), train_seconds=seconds,
-        resumed_from=last)
+        tokens=tokens,
+        tokens_per_s=tokens / max(seconds, 1e-9),
+        train_seconds=seconds,
+        resumed_from=last,
+    )
     tmp = Path(spec.output_dir) / "result.json.tmp"
     tmp.write_text(json.dumps(result.__dict__, indent=2))
     os.replace(tmp, Path(spec.output_dir) / "result.json")

@@ -1,0 +1,137 @@
+"""Config schema: every YAML in config/ validates; bad keys and values fail naming the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from climb.config import (
+    ConfigError,
+    ExperimentConfig,
+    apply_overrides,
+    load_config,
+    validate_config,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+EXPERIMENTS = sorted(p for p in (REPO / "config").glob("*.yaml"))
+
+
+def _demo() -> dict:
+    return yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
+def test_every_experiment_yaml_validates(path: Path) -> None:
+    cfg = load_config(path)
+    assert isinstance(cfg, ExperimentConfig)
+    assert cfg.name
+
+
+def test_there_is_a_demo_config() -> None:
+    assert REPO / "config" / "demo.yaml" in EXPERIMENTS
+
+
+def test_every_suite_yaml_validates() -> None:
+    from climb.evaluate.suites import load_suite
+
+    suites = sorted((REPO / "config" / "suites").glob("*.yaml"))
+    assert suites, "no suites shipped"
+    for path in suites:
+        suite = load_suite(str(path))
+        assert suite.name == path.stem
+        assert suite.tasks
+
+
+def test_every_task_yaml_is_indexed_by_lm_eval() -> None:
+    from climb.evaluate.tasks import task_manager
+
+    tm = task_manager()
+    names = set(tm.all_tasks)
+    for path in (REPO / "config" / "tasks").rglob("*.yaml"):
+        doc = yaml.safe_load(path.read_text().replace("!function", "")) or {}
+        if path.name == "mirror.yaml" or path.name.startswith("_"):
+            continue
+        name = doc.get("task") if isinstance(doc.get("task"), str) else doc.get("group")
+        assert name in names, f"{path} ({name}) not indexed by lm-eval"
+
+
+def test_mirror_layout_lists_files_for_every_entry() -> None:
+    from climb.evaluate.mirror import load_layout
+
+    layout = load_layout(REPO / "config" / "tasks" / "mirror.yaml")
+    for hub_path, names in layout.items():
+        for name, entry in names.items():
+            assert entry["files"], f"{hub_path}/{name} has no files"
+
+
+def test_overrides_apply_with_types() -> None:
+    cfg = load_config(
+        REPO / "config" / "demo.yaml",
+        ["train.lr=1e-4", "eval.limit=3", "train.lora.r=8", "publish.enabled=false"],
+    )
+    assert cfg.train.lr == pytest.approx(1e-4)
+    assert cfg.eval.limit == 3
+    assert cfg.train.lora.r == 8
+    assert cfg.publish.enabled is False
+
+
+def test_config_digest_changes_with_content() -> None:
+    a = load_config(REPO / "config" / "demo.yaml")
+    b = load_config(REPO / "config" / "demo.yaml", ["train.lr=1e-3"])
+    assert a.digest() == load_config(REPO / "config" / "demo.yaml").digest()
+    assert a.digest() != b.digest()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "hint"),
+    [
+        (["train.lrr=1"], "train.lrr", "unknown field"),
+        (["bogus.section=1"], "bogus", "unknown field"),
+        (["train.lr=-0.1"], "train.lr", "greater than 0"),
+        (["train.lr=fast"], "train.lr", "valid number"),
+        (["train.max_steps=0"], "train.max_steps", "greater than or equal to 1"),
+        (["train.method=dpo"], "train.method", "lora"),
+        (["launcher.nproc=0"], "launcher.nproc", "greater than or equal to 1"),
+        (["eval.limit=-5"], "eval.limit", "greater than or equal to 1"),
+        (["promotion.registered_model=../../etc"], "promotion.registered_model", "pattern"),
+        (["publish.repo_id=no-slash"], "publish.repo_id", "pattern"),
+        (["data.sources=[]"], "data.sources", "at least 1"),
+    ],
+)
+def test_bad_values_name_the_field(overrides: list[str], field: str, hint: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(REPO / "config" / "demo.yaml", overrides)
+    assert field in str(err.value)
+    assert hint in str(err.value)
+
+
+def test_missing_section_is_named() -> None:
+    raw = _demo()
+    del raw["promotion"]
+    with pytest.raises(ConfigError, match=r"promotion: required field is missing"):
+        validate_config(raw)
+
+
+def test_qlora_with_cpu_backend_is_rejected() -> None:
+    raw = apply_overrides(_demo(), ["train.method=qlora", "launcher.backend=gloo"])
+    with pytest.raises(ConfigError, match="qlora"):
+        validate_config(raw)
+
+
+def test_override_syntax_errors() -> None:
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        apply_overrides({}, ["train.lr"])
+    with pytest.raises(ConfigError, match="is a value, not a section"):
+        apply_overrides({"train": {"lr": 1}}, ["train.lr.x=1"])
+
+
+def test_missing_file_and_non_mapping(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "list.yaml"
+    bad.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(bad)

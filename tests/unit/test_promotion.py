@@ -1,0 +1,104 @@
+"""The promotion decision, against a table of cases."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from climb.config import PromotionConfig
+from climb.promotion import Scores, decide
+
+POLICY = PromotionConfig(registered_model="m")
+
+
+def s(avg: float, tasks: dict[str, float] | None = None, **kw: object) -> Scores:
+    base = {
+        "suite": "open-llm-v1",
+        "suite_version": "1",
+        "protocol": "lm-eval-0.4",
+        "limit": 2,
+        "data_source": "smoke",
+    }
+    base.update(kw)  # type: ignore[arg-type]
+    return Scores(average=avg, tasks=tasks if tasks is not None else {"a": avg, "b": avg}, **base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("cand", "ref", "policy", "clean", "promote", "reason"),
+    [
+        (s(50), s(40), POLICY, True, True, "beats"),
+        (s(40), s(50), POLICY, True, False, "does not beat"),
+        (s(50), s(50), POLICY, True, False, "does not beat"),  # a tie never promotes
+        (
+            s(50.5),
+            s(50),
+            PromotionConfig(registered_model="m", min_improvement=1.0),
+            True,
+            False,
+            "by more than 1.00",
+        ),
+        (
+            s(52),
+            s(50),
+            PromotionConfig(registered_model="m", min_improvement=1.0),
+            True,
+            True,
+            "beats",
+        ),
+        (
+            s(60, {"a": 90, "b": 30}),
+            s(50, {"a": 50, "b": 50}),
+            PromotionConfig(registered_model="m", max_task_regression=5.0),
+            True,
+            False,
+            "task b regressed by 20.00",
+        ),
+        (
+            s(60, {"a": 90, "b": 48}),
+            s(50, {"a": 50, "b": 50}),
+            PromotionConfig(registered_model="m", max_task_regression=5.0),
+            True,
+            True,
+            "beats",
+        ),
+        (s(60), s(50), POLICY, False, False, "decontamination"),
+        (s(60), s(50, limit=10), POLICY, True, False, "measured differently"),
+        (s(60), s(50, suite_version="2"), POLICY, True, False, "measured differently"),
+        (s(60), None, POLICY, True, True, "first model"),
+        (s(60), None, POLICY, False, False, "decontamination"),
+        (s(float("nan")), s(50), POLICY, True, False, "not finite"),
+        (s(60, {}), s(50), POLICY, True, False, "missing"),
+    ],
+)
+def test_decision_table(
+    cand: Scores,
+    ref: Scores | None,
+    policy: PromotionConfig,
+    clean: bool,
+    promote: bool,
+    reason: str,
+) -> None:
+    d = decide(cand, ref, policy, contamination_clean=clean)
+    assert d.promote is promote
+    assert any(reason in r for r in d.reasons), d.reasons
+
+
+def test_delta_is_reported() -> None:
+    d = decide(s(55), s(50), POLICY, reference_kind="base")
+    assert d.reference == "base"
+    assert d.delta is not None and math.isclose(d.delta, 5.0)
+
+
+def test_scores_from_result_uses_points() -> None:
+    result = {
+        "average": 42.0,
+        "tasks": {"arc": {"score": 0.42}},
+        "suite": "x",
+        "suite_version": "1",
+        "protocol": "p",
+        "limit": None,
+        "data_source": "hub",
+    }
+    sc = Scores.from_result(result)
+    assert sc.tasks == {"arc": pytest.approx(42.0)}
