@@ -94,12 +94,13 @@ def jsonschema_errors(schema: dict[str, Any], obj: dict[str, Any]) -> list[str]:
 
 def validate_builtin(obj: dict[str, Any], version: str = K8S_VERSION) -> list[str]:
     """Validate a built-in kind strictly (unknown fields rejected) with kubernetes-validate."""
+    import jsonschema
     import kubernetes_validate
 
     try:
         kubernetes_validate.validate(obj, version, strict=True)
-    except kubernetes_validate.ValidationError as exc:
-        err = exc.caused_by
+    except (kubernetes_validate.ValidationError, jsonschema.ValidationError) as exc:
+        err = getattr(exc, "caused_by", exc)
         return [f"{'.'.join(str(p) for p in err.absolute_path) or '(root)'}: {err.message}"]
     return []
 
@@ -199,3 +200,80 @@ class KubeApi:
 
 
 POD_LOG = "[rank0] step 1 loss 2.50\n[rank0] step 2 loss 2.10\nclimb.train: done, step 2\n"
+
+
+# --- policy ---------------------------------------------------------------------------------
+
+BUILTIN_GROUPS = {"", "apps", "batch", "policy", "autoscaling"}
+
+
+def is_builtin(obj: dict[str, Any]) -> bool:
+    """True for Kubernetes built-in kinds (core, apps, batch, *.k8s.io groups)."""
+    group = obj["apiVersion"].rpartition("/")[0]
+    return group in BUILTIN_GROUPS or group.endswith(".k8s.io")
+
+
+def pod_specs(obj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Return (where, pod spec) for every pod template an object carries."""
+    kind, name = obj["kind"], obj["metadata"].get("name", obj["metadata"].get("generateName"))
+    spec = obj.get("spec", {})
+    if kind == "Pod":
+        return [(f"Pod/{name}", spec)]
+    if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"):
+        return [(f"{kind}/{name}", spec["template"]["spec"])]
+    if kind == "CronJob":
+        return [(f"{kind}/{name}", spec["jobTemplate"]["spec"]["template"]["spec"])]
+    if kind in ("ClusterTrainingRuntime", "TrainingRuntime"):
+        return [
+            (f"{kind}/{name}/{rj['name']}", rj["template"]["spec"]["template"]["spec"])
+            for rj in spec["template"]["spec"]["replicatedJobs"]
+        ]
+    return []
+
+
+def pod_policy_errors(where: str, pod: dict[str, Any]) -> list[str]:
+    """Return the pod-security rule breaks of one pod spec, each naming the field."""
+    errors = []
+    psc = pod.get("securityContext", {})
+    if psc.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+        errors.append(f"{where}: securityContext.seccompProfile.type must be RuntimeDefault")
+    gpu = False
+    for c in pod.get("initContainers", []) + pod.get("containers", []):
+        at = f"{where}: container {c['name']}"
+        sc = c.get("securityContext", {})
+        if not (sc.get("runAsNonRoot") or psc.get("runAsNonRoot")):
+            errors.append(f"{at}: securityContext.runAsNonRoot must be true")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            errors.append(f"{at}: securityContext.allowPrivilegeEscalation must be false")
+        if sc.get("readOnlyRootFilesystem") is not True:
+            errors.append(f"{at}: securityContext.readOnlyRootFilesystem must be true")
+        if "ALL" not in sc.get("capabilities", {}).get("drop", []):
+            errors.append(f"{at}: securityContext.capabilities.drop must contain ALL")
+        image = str(c.get("image", ""))
+        last = image.rsplit("/", 1)[-1]
+        if "@" not in last and (":" not in last or last.endswith(":latest")):
+            errors.append(f"{at}: image {image!r} must be pinned (a tag, not :latest)")
+        res = c.get("resources", {})
+        for part in ("requests", "limits"):
+            for key in ("cpu", "memory"):
+                if not res.get(part, {}).get(key):
+                    errors.append(f"{at}: resources.{part}.{key} is missing")
+        gpu = gpu or "nvidia.com/gpu" in res.get("limits", {})
+    if gpu and not any(t.get("key") == "nvidia.com/gpu" for t in pod.get("tolerations", [])):
+        errors.append(f"{where}: requests GPUs but has no toleration for the nvidia.com/gpu taint")
+    return errors
+
+
+def rbac_errors(obj: dict[str, Any]) -> list[str]:
+    """Return RBAC rule breaks: cluster-wide objects, wildcard verbs, resources or groups."""
+    kind, name = obj["kind"], obj["metadata"]["name"]
+    if kind in ("ClusterRole", "ClusterRoleBinding"):
+        return [f"{kind}/{name}: cluster-wide RBAC is not allowed"]
+    if kind != "Role":
+        return []
+    errors = []
+    for i, rule in enumerate(obj.get("rules", [])):
+        for field in ("verbs", "resources", "apiGroups"):
+            if "*" in rule.get(field, []):
+                errors.append(f"Role/{name}: rules[{i}].{field} contains the wildcard '*'")
+    return errors
