@@ -16,7 +16,7 @@ export HF_HUB_DISABLE_TELEMETRY = 1
 export TOKENIZERS_PARALLELISM = false
 
 .PHONY: env demo test test-unit test-integration test-reliability lint format typecheck check \
-        ui mlflow-ui stop clean deploy
+        ui mlflow-ui stop clean deploy work-pools
 
 env: $(STAMP)
 
@@ -65,8 +65,16 @@ mlflow-ui: env
 stop: env
 	$(CLIMB) servers down
 
-deploy: env
-	$(VENV)/bin/prefect deploy --all
+# The two Kubernetes work pools (base job templates from k8s/), then every deployment in
+# prefect.yaml, against PREFECT_API_URL.
+work-pools: env
+	$(VENV)/bin/prefect work-pool create climb-cpu --type kubernetes --overwrite \
+		--base-job-template k8s/base/prefect/work-pool-cpu.json
+	$(VENV)/bin/prefect work-pool create climb-gpu --type kubernetes --overwrite \
+		--base-job-template k8s/base/prefect/work-pool-gpu.json
+
+deploy: work-pools
+	$(VENV)/bin/prefect --no-prompt deploy --all
 
 clean:
 	rm -rf .climb

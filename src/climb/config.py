@@ -146,12 +146,66 @@ class TrackingConfig(Section):
 
 
 class LauncherConfig(Section):
-    """Where training runs."""
+    """Where training runs.
 
-    kind: Literal["local"] = "local"
+    `local`: a torchrun subprocess on this machine (`nproc` processes). `kubernetes`: a Kubeflow
+    Trainer v2 TrainJob against the ClusterTrainingRuntime `runtime` (k8s/base). `kubernetes-job`:
+    an Indexed Job + headless Service, for clusters without the Trainer operator. On Kubernetes
+    each node runs one process per GPU (`gpus_per_node`; `nproc` when it is 0), the spec travels in
+    a ConfigMap owned by the job, and the outputs land on the shared PVC `volume_claim` mounted at
+    `shared_path` in both the flow-runner and the training pods, so `state_dir` must lie under it.
+    """
+
+    kind: Literal["local", "kubernetes", "kubernetes-job"] = "local"
     nproc: int = Field(default=1, ge=1, le=64)
     backend: Literal["auto", "gloo", "nccl"] = "auto"
-    timeout_s: int = Field(default=6 * 3600, ge=10)
+    timeout_s: int = Field(default=6 * 3600, ge=10, description="Deadline of the whole run.")
+    namespace: str = Field(default="climb", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    context: str | None = Field(default=None, description="kubeconfig context; unset: in-cluster "
+                                "service account when running in a pod, else the current one.")
+    runtime: str = Field(default="climb-torch", min_length=1,
+                         description="ClusterTrainingRuntime name (kind=kubernetes).")
+    image: str | None = Field(default=None, description="Trainer image, pinned (tag or digest).")
+    num_nodes: int = Field(default=1, ge=1, le=512)
+    gpus_per_node: int = Field(default=1, ge=0, le=16)
+    cpu: str = Field(default="8", pattern=r"^[0-9]+(\.[0-9]+)?m?$")
+    memory: str = Field(default="64Gi", pattern=r"^[0-9]+(Ki|Mi|Gi|Ti)?$")
+    service_account: str = "climb-trainer"
+    env: dict[str, str] = Field(default_factory=dict, description="Plain settings (S3 endpoint, "
+                                "MLflow URI...). Never secrets: use secret_env.")
+    secret_env: dict[str, str] = Field(default_factory=dict, description="ENV_NAME -> "
+                                       "`secret-name/key`, passed as a secretKeyRef.")
+    volume_claim: str = "climb-cache"
+    shared_path: str = "/var/lib/climb"
+    node_selector: dict[str, str] = Field(
+        default_factory=lambda: {"nvidia.com/gpu.present": "true"},
+        description="GPU node selector (kind=kubernetes-job; the runtime carries its own).")
+    poll_s: float = Field(default=10.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _kubernetes_fields(self) -> LauncherConfig:
+        if self.kind == "local":
+            return self
+        if not self.image:
+            raise ValueError(f"launcher.image is required for launcher.kind={self.kind} (the "
+                             "trainer image, e.g. ghcr.io/your-org/climb-trainer:0.1.0)")
+        last = self.image.rsplit("/", 1)[-1]
+        if "@" not in last and (":" not in last or last.endswith(":latest")):
+            raise ValueError(f"launcher.image {self.image!r}: pin a tag or digest (not :latest)")
+        if self.gpus_per_node > 0 and self.nproc not in (1, self.gpus_per_node):
+            raise ValueError(f"launcher.nproc={self.nproc} but gpus_per_node="
+                             f"{self.gpus_per_node}: on Kubernetes one process runs per GPU")
+        for name, ref in self.secret_env.items():
+            if ref.count("/") != 1 or not all(ref.split("/")):
+                raise ValueError(f"launcher.secret_env.{name}: {ref!r} is not `secret-name/key`")
+        if not self.shared_path.startswith("/"):
+            raise ValueError("launcher.shared_path must be an absolute path")
+        return self
+
+    @property
+    def procs_per_node(self) -> int:
+        """Processes per node: one per GPU, or `nproc` on CPU-only pods."""
+        return self.gpus_per_node if self.gpus_per_node > 0 else self.nproc
 
 
 class ExperimentConfig(Section):

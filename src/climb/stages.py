@@ -15,7 +15,7 @@ from climb.config import dump_config
 from climb.data.prepare import prepare_data
 from climb.evaluate.runner import ModelRef, evaluate_model
 from climb.evaluate.suites import load_suite
-from climb.launch.local import launch_local
+from climb.launch.dispatch import launch
 from climb.models import resolve_model, weights_digest
 from climb.pipeline import RunContext, as_json, stage_run
 from climb.promotion import Decision, Scores, decide
@@ -86,7 +86,7 @@ def train(ctx: RunContext, base: dict[str, Any], data: dict[str, Any]) -> dict[s
             mlflow_run_id=run_id,
         )
         start = time.perf_counter()
-        result = launch_local(spec, cfg.launcher, on_line=lambda line: log.info("%s", line))
+        result = launch(spec, cfg.launcher, on_line=lambda line: log.info("%s", line))
         seconds = time.perf_counter() - start
         digest = hashlib.sha256(
             (base["digest"] + weights_digest(result.adapter_path)).encode()
