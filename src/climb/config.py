@@ -161,25 +161,35 @@ class LauncherConfig(Section):
     backend: Literal["auto", "gloo", "nccl"] = "auto"
     timeout_s: int = Field(default=6 * 3600, ge=10, description="Deadline of the whole run.")
     namespace: str = Field(default="climb", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-    context: str | None = Field(default=None, description="kubeconfig context; unset: in-cluster "
-                                "service account when running in a pod, else the current one.")
-    runtime: str = Field(default="climb-torch", min_length=1,
-                         description="ClusterTrainingRuntime name (kind=kubernetes).")
+    context: str | None = Field(
+        default=None,
+        description="kubeconfig context; unset: in-cluster "
+        "service account when running in a pod, else the current one.",
+    )
+    runtime: str = Field(
+        default="climb-torch",
+        min_length=1,
+        description="ClusterTrainingRuntime name (kind=kubernetes).",
+    )
     image: str | None = Field(default=None, description="Trainer image, pinned (tag or digest).")
     num_nodes: int = Field(default=1, ge=1, le=512)
     gpus_per_node: int = Field(default=1, ge=0, le=16)
     cpu: str = Field(default="8", pattern=r"^[0-9]+(\.[0-9]+)?m?$")
     memory: str = Field(default="64Gi", pattern=r"^[0-9]+(Ki|Mi|Gi|Ti)?$")
     service_account: str = "climb-trainer"
-    env: dict[str, str] = Field(default_factory=dict, description="Plain settings (S3 endpoint, "
-                                "MLflow URI...). Never secrets: use secret_env.")
-    secret_env: dict[str, str] = Field(default_factory=dict, description="ENV_NAME -> "
-                                       "`secret-name/key`, passed as a secretKeyRef.")
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Plain settings (S3 endpoint, MLflow URI...). Never secrets: use secret_env.",
+    )
+    secret_env: dict[str, str] = Field(
+        default_factory=dict, description="ENV_NAME -> `secret-name/key`, passed as a secretKeyRef."
+    )
     volume_claim: str = "climb-cache"
     shared_path: str = "/var/lib/climb"
     node_selector: dict[str, str] = Field(
         default_factory=lambda: {"nvidia.com/gpu.present": "true"},
-        description="GPU node selector (kind=kubernetes-job; the runtime carries its own).")
+        description="GPU node selector (kind=kubernetes-job; the runtime carries its own).",
+    )
     poll_s: float = Field(default=10.0, gt=0, le=300)
 
     @model_validator(mode="after")
@@ -187,14 +197,18 @@ class LauncherConfig(Section):
         if self.kind == "local":
             return self
         if not self.image:
-            raise ValueError(f"launcher.image is required for launcher.kind={self.kind} (the "
-                             "trainer image, e.g. ghcr.io/your-org/climb-trainer:0.1.0)")
+            raise ValueError(
+                f"launcher.image is required for launcher.kind={self.kind} (the "
+                "trainer image, e.g. ghcr.io/your-org/climb-trainer:0.1.0)"
+            )
         last = self.image.rsplit("/", 1)[-1]
         if "@" not in last and (":" not in last or last.endswith(":latest")):
             raise ValueError(f"launcher.image {self.image!r}: pin a tag or digest (not :latest)")
         if self.gpus_per_node > 0 and self.nproc not in (1, self.gpus_per_node):
-            raise ValueError(f"launcher.nproc={self.nproc} but gpus_per_node="
-                             f"{self.gpus_per_node}: on Kubernetes one process runs per GPU")
+            raise ValueError(
+                f"launcher.nproc={self.nproc} but gpus_per_node="
+                f"{self.gpus_per_node}: on Kubernetes one process runs per GPU"
+            )
         for name, ref in self.secret_env.items():
             if ref.count("/") != 1 or not all(ref.split("/")):
                 raise ValueError(f"launcher.secret_env.{name}: {ref!r} is not `secret-name/key`")

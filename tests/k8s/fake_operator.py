@@ -46,12 +46,14 @@ class FakeOperator(threading.Thread):
         reason: str = "",
         message: str = "",
         pod_phase: str = "Running",
+        write_result: bool = True,
     ) -> None:
         super().__init__(name="fake-operator", daemon=True)
         from kubernetes import client
 
         self.kube, self.kind, self.outcome = kube, kind, outcome
         self.reason, self.message, self.pod_phase = reason, message, pod_phase
+        self.write_result = write_result
         self.custom = client.CustomObjectsApi(kube.api)
         self.batch = client.BatchV1Api(kube.api)
         self.core = client.CoreV1Api(kube.api)
@@ -107,7 +109,7 @@ class FakeOperator(threading.Thread):
         if self.outcome is None:
             return
         time.sleep(0.2)
-        if self.outcome == "Complete":
+        if self.outcome == "Complete" and self.write_result:
             out = Path(spec["output_dir"])
             out.mkdir(parents=True, exist_ok=True)
             (out / "result.json").write_text(
