@@ -94,6 +94,24 @@ class TrainConfig(Section):
     logging_steps: int = Field(default=1, ge=1)
     save_steps: int = Field(default=50, ge=1)
     save_total_limit: int = Field(default=2, ge=1)
+    checkpoint_uri: str | None = Field(
+        default=None,
+        pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$",
+        description="Mirror complete checkpoints to S3 (resume from there on a fresh disk).",
+    )
+    distributed: Literal["ddp", "fsdp"] = "ddp"
+    packing: Literal["none", "padding_free"] = Field(
+        default="none",
+        description="padding_free: each micro-batch is one flattened row with position ids "
+        "restarting per example (no padding, no cross-example attention).",
+    )
+    attn_implementation: Literal["auto", "sdpa", "eager", "flash_attention_2", "flex_attention"] = (
+        "auto"
+    )
+    liger_kernel: bool = Field(
+        default=False, description="Liger fused kernels (GPU, needs liger-kernel)."
+    )
+    merge_adapter: bool = Field(default=False, description="Also save base+adapter merged weights.")
     lora: LoraConfig = Field(default_factory=LoraConfig)
 
 

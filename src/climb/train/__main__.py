@@ -8,7 +8,8 @@ import os
 import sys
 
 from climb.train.spec import TrainSpec
-from climb.train.trainer import TrainError, run_training
+from climb.train.climb_trainer import STOPPED_EXIT_CODE
+from climb.train.trainer import TrainError, TrainingStopped, run_training
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     except TrainError as exc:
         print(f"climb.train: {exc}", file=sys.stderr)
         return 2
+    except TrainingStopped as exc:
+        print(f"climb.train: {exc}", file=sys.stderr)
+        return STOPPED_EXIT_CODE
     if result is not None:
         print(
             f"climb.train: done, step {result.global_step}, loss {result.train_loss:.4f}, "

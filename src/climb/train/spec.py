@@ -57,6 +57,7 @@ class TrainResult:
     tokens_per_s: float
     train_seconds: float
     resumed_from: str | None = None
+    world_size: int = 1
 
     @classmethod
     def read(cls, output_dir: str | Path) -> TrainResult:

@@ -1,7 +1,8 @@
 """LoRA / QLoRA / full fine-tuning with the Hugging Face Trainer on a prepared dataset.
 
-Run under torchrun (one process per device); DDP comes from the Trainer (gloo on CPU, NCCL on
-GPU). A restarted run resumes from the newest checkpoint in its output folder. Rank 0 writes
+Run under torchrun (one process per device); DDP or FSDP come from the Trainer (gloo on CPU,
+NCCL on GPU). Checkpoints are atomic (checkpoints.py); a restarted run resumes from the newest
+complete one (locally, else from S3) at the same step with the same data order. Rank 0 writes
 the final adapter (or full model) and `result.json`.
 """
 
@@ -24,6 +25,10 @@ class TrainError(RuntimeError):
     """Training cannot start with this spec on this machine; the message says what to change."""
 
 
+class TrainingStopped(RuntimeError):
+    """Training stopped on a signal after saving a checkpoint; a restart resumes from it."""
+
+
 def resolve_precision(cfg: TrainConfig, cuda: bool) -> str:
     """Return fp32 | bf16 | fp16 for this machine (auto: bf16 on GPU, fp32 on CPU)."""
     wanted = cfg.precision
@@ -40,6 +45,8 @@ def build_model(model_path: str, cfg: TrainConfig, cuda: bool) -> Any:
     from transformers import AutoModelForCausalLM
 
     kwargs: dict[str, Any] = {"dtype": torch.bfloat16 if cuda else torch.float32}
+    if cfg.attn_implementation != "auto":
+        kwargs["attn_implementation"] = cfg.attn_implementation
     if cfg.method == "qlora":
         if not cuda:
             raise TrainError(
@@ -73,8 +80,20 @@ def build_model(model_path: str, cfg: TrainConfig, cuda: bool) -> Any:
     return get_peft_model(model, lora)
 
 
+def _fsdp_args(cfg: TrainConfig) -> dict[str, Any]:
+    if cfg.distributed != "fsdp":
+        return {}
+    return {
+        "fsdp": "full_shard auto_wrap",
+        "fsdp_config": {
+            "use_orig_params": cfg.method != "full",
+            "activation_checkpointing": cfg.gradient_checkpointing,
+        },
+    }
+
+
 def training_arguments(spec: TrainSpec, cfg: TrainConfig, cuda: bool) -> Any:
-    """Return the TrainingArguments for a spec (checkpoints, precision, DDP backend, seed)."""
+    """Return the TrainingArguments for a spec (checkpoints, precision, DDP/FSDP, seed)."""
     from transformers import TrainingArguments
 
     precision = resolve_precision(cfg, cuda)
@@ -88,7 +107,7 @@ def training_arguments(spec: TrainSpec, cfg: TrainConfig, cuda: bool) -> Any:
         warmup_steps=int(cfg.warmup_ratio * cfg.max_steps),
         weight_decay=cfg.weight_decay,
         max_grad_norm=cfg.max_grad_norm,
-        gradient_checkpointing=cfg.gradient_checkpointing,
+        gradient_checkpointing=cfg.gradient_checkpointing and cfg.distributed != "fsdp",
         logging_steps=cfg.logging_steps,
         save_strategy="steps",
         save_steps=cfg.save_steps,
@@ -103,19 +122,55 @@ def training_arguments(spec: TrainSpec, cfg: TrainConfig, cuda: bool) -> Any:
         dataloader_num_workers=0,
         remove_unused_columns=False,
         disable_tqdm=True,
+        use_liger_kernel=cfg.liger_kernel,
         bf16=precision == "bf16",
         fp16=precision == "fp16",
+        **_fsdp_args(cfg),
     )
 
 
+def data_collator(tokenizer: Any, cfg: TrainConfig, columns: list[str]) -> Any:
+    """Return the collator: flattening (padding-free) or dynamic padding, or pre-packed rows."""
+    from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening, default_data_collator
+
+    if "position_ids" in columns:  # rows packed by the data stage: equal length, ids per document
+        return default_data_collator
+    if cfg.packing == "padding_free":
+        return DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
+    return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
+
+
+def resume_point(root: Path, cfg: TrainConfig, is_main: bool) -> str | None:
+    """Return the newest complete checkpoint to resume from (fetched from S3 if only there)."""
+    from climb.train.checkpoints import discard_staging, download_latest, latest_checkpoint
+
+    if is_main:
+        discard_staging(root)
+        if latest_checkpoint(root) is None and cfg.checkpoint_uri:
+            download_latest(cfg.checkpoint_uri, root)
+    _barrier()
+    last = latest_checkpoint(root)
+    return str(last) if last else None
+
+
+def _barrier() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
 def run_training(spec: TrainSpec) -> TrainResult | None:
-    """Train as described by `spec`; rank 0 returns the result (others return None)."""
+    """Train as described by `spec`; rank 0 returns the result (others return None).
+
+    Raises TrainingStopped when a signal stopped training (a checkpoint was saved first).
+    """
     import datasets
     import torch
-    from transformers import AutoTokenizer, DataCollatorForSeq2Seq, Trainer, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
+    from transformers import AutoTokenizer, set_seed
 
     from climb.train.callbacks import MlflowMetricsCallback, ThroughputCallback
+    from climb.train.climb_trainer import ClimbTrainer, StopOnSignal
 
     cfg = spec.train_config
     cuda = torch.cuda.is_available()
@@ -129,29 +184,39 @@ def run_training(spec: TrainSpec) -> TrainResult | None:
     set_seed(cfg.seed)  # adapter initialisation is random: same seed, same candidate
     model = build_model(spec.model_path, cfg, cuda)
     args = training_arguments(spec, cfg, cuda)
-    throughput = ThroughputCallback()
-    callbacks: list[Any] = [throughput]
+    stopper = StopOnSignal()
+    throughput = ThroughputCallback(model, cfg.method)
+    callbacks: list[Any] = [throughput, stopper]
     if spec.mlflow_tracking_uri and spec.mlflow_run_id and args.process_index == 0:
         callbacks.append(MlflowMetricsCallback(spec.mlflow_tracking_uri, spec.mlflow_run_id))
-    trainer = Trainer(
+    trainer = ClimbTrainer(
         model=model,
         args=args,
         train_dataset=train_ds,
         processing_class=tokenizer,
-        data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
+        data_collator=data_collator(tokenizer, cfg, train_ds.column_names),
         callbacks=callbacks,
+        checkpoint_uri=cfg.checkpoint_uri,
     )
-    last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
+    last = resume_point(Path(args.output_dir), cfg, args.process_index == 0)
     if last:
         log.info("resuming from %s", last)
     start = time.perf_counter()
     out = trainer.train(resume_from_checkpoint=last)
     seconds = time.perf_counter() - start
+    if stopper.stopped_at is not None:
+        raise TrainingStopped(f"stopped at step {stopper.stopped_at} on a signal; checkpoint "
+                              f"saved in {args.output_dir}; rerun to resume")
     if not trainer.is_world_process_zero():
         return None
     final = Path(spec.output_dir) / ("adapter" if cfg.method != "full" else "model")
     trainer.save_model(str(final))
     tokenizer.save_pretrained(str(final))
+    (final / "training_args.bin").unlink(missing_ok=True)
+    if cfg.merge_adapter and cfg.method != "full":
+        merged = trainer.model.merge_and_unload()  # type: ignore[union-attr,operator]
+        merged.save_pretrained(str(Path(spec.output_dir) / "merged"))
+        tokenizer.save_pretrained(str(Path(spec.output_dir) / "merged"))
     tokens = int(trainer.state.num_input_tokens_seen)
     result = TrainResult(
         adapter_path=str(final),
@@ -161,9 +226,10 @@ def run_training(spec: TrainSpec) -> TrainResult | None:
         first_loss=throughput.losses[0] if throughput.losses else None,
         last_loss=throughput.losses[-1] if throughput.losses else None,
         tokens=tokens,
-        tokens_per_s=tokens / max(seconds, 1e-9),
+        tokens_per_s=throughput.tokens_per_s(tokens, seconds),
         train_seconds=seconds,
         resumed_from=last,
+        world_size=args.world_size,
     )
     tmp = Path(spec.output_dir) / "result.json.tmp"
     tmp.write_text(json.dumps(result.__dict__, indent=2))
