@@ -14,8 +14,15 @@ from climb.data.sources import BadRow
 
 Messages = list[dict[str, str]]
 _ROLES = {"system", "user", "assistant"}
-_SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant",
-                   "assistant": "assistant", "bot": "assistant", "chatgpt": "assistant"}
+_SHAREGPT_ROLES = {
+    "system": "system",
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "bot": "assistant",
+    "chatgpt": "assistant",
+}
 
 
 def _field(row: dict[str, Any], name: str, columns: dict[str, str]) -> Any:
