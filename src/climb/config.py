@@ -98,7 +98,9 @@ class DedupConfig(Section):
 
     exact: bool = True
     near: bool = True
-    threshold: float = Field(default=0.8, gt=0.0, lt=1.0, description="Jaccard threshold (near).")
+    threshold: float = Field(
+        default=0.7, gt=0.0, lt=1.0, description="Jaccard similarity above which examples are near-duplicates."
+    )
     num_perm: int = Field(default=128, ge=16, le=1024, description="MinHash permutations.")
     shingle: Literal["word", "char"] = "char"
     shingle_size: int = Field(default=5, ge=1, le=64)

@@ -60,7 +60,7 @@ def resolve_source(path: str) -> Path:
             f"data.sources: {path} does not exist (paths are relative to the "
             "folder you run climb from)"
         )
-    suffix_of(p.name)
+    suffix_of(path)
     return p
 
 
