@@ -120,6 +120,10 @@ class DecontaminationConfig(Section):
         default=8, ge=1, description="Benchmark texts shorter than `ngram` words but at least this "
         "long are matched whole.",
     )
+    boilerplate_items: int = Field(
+        default=10, ge=1, description="N-grams shared by more benchmark items than this are "
+        "task boilerplate (e.g. MMLU's moral-scenarios stem) and do not count as overlap.",
+    )
     action: Literal["drop", "report", "fail"] = Field(
         default="drop", description="drop contaminated examples; report only (blocks promotion); "
         "fail the stage.",

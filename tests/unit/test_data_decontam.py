@@ -16,18 +16,21 @@ from climb.state import StateDir
 
 
 def test_window_hashes_match_per_window_hashing() -> None:
-    words = "the quick brown fox jumps over the lazy dog again and again".split()
+    text = "the quick brown fox jumps over the lazy dog again and again"
+    words = text.split(" ")
     hasher = WordHasher()
     all_lengths = window_hashes(hasher(words), [3, 5, 12])
     for n, hashes in all_lengths.items():
-        one_by_one = [window_hashes(hasher(words[i:i + n]), [n])[n][0]
-                      for i in range(len(words) - n + 1)]
+        one_by_one = [
+            window_hashes(hasher(words[i : i + n]), [n])[n][0] for i in range(len(words) - n + 1)
+        ]
         assert list(hashes) == one_by_one
     assert len(window_hashes(hasher(words[:2]), [3])[3]) == 0
 
 
 def test_segment_grams_stay_inside_segments() -> None:
-    a, b = "one two three four five".split(), "six seven eight nine ten eleven".split()
+    a = ["one", "two", "three", "four", "five"]
+    b = ["six", "seven", "eight", "nine", "ten", "eleven"]
     hashes, seg, used = segment_grams([a, b, ["tiny"]], n=5, min_words=1, hasher=WordHasher())
     assert sorted(seg.tolist()) == [0, 1, 1, 2]  # 1 window in a, 2 in b, `tiny` whole
     assert used == {1, 5}
@@ -46,10 +49,12 @@ def smoke_index(tmp_path_factory):
 def test_smoke_index_finds_planted_item_only(smoke_index) -> None:
     index, _ = smoke_index
     assert index.meta["source"] == "smoke" and len(index.items) > 100
-    row = json.loads((smoke_benchmarks_dir() / "mmlu" / "mmlu_test.jsonl").read_text()
-                     .splitlines()[3])
+    row = json.loads(
+        (smoke_benchmarks_dir() / "mmlu" / "mmlu_test.jsonl").read_text().splitlines()[3]
+    )
     planted = f"Here is a quiz.\n{row['question']}\n" + "\n".join(
-        f"{letter}. {c}" for letter, c in zip("ABCD", row["choices"], strict=True))
+        f"{letter}. {c}" for letter, c in zip("ABCD", row["choices"], strict=True)
+    )
     hits = index.match(planted)
     assert hits, planted
     assert {index.items[i][0] for i, _ in hits} == {"mmlu"}
@@ -72,8 +77,11 @@ def test_index_is_built_once(smoke_index) -> None:
 def test_short_items_match_whole(tmp_path: Path) -> None:
     state = StateDir.at(tmp_path)
     idx = load_index(DecontaminationConfig(min_words=6), EvalConfig(), state)
-    arc = json.loads((smoke_benchmarks_dir() / "arc_challenge" / "arc_challenge_test.hf.jsonl")
-                     .read_text().splitlines()[0])
+    arc = json.loads(
+        (smoke_benchmarks_dir() / "arc_challenge" / "arc_challenge_test.hf.jsonl")
+        .read_text()
+        .splitlines()[0]
+    )
     gold = arc["choices"]["text"][arc["choices"]["label"].index(arc["answerKey"])]
     text = f"Question: {arc['question']}\nAnswer: {gold}"
     assert len(text.split()) < 13

@@ -4,6 +4,7 @@ still reads through the trainer's collator."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from tests.unit.test_data_sources import GOOD, data_cfg, write_jsonl
 
 def ex(start: int, n: int) -> dict[str, list[int]]:
     ids = list(range(start, start + n))
-    return {"input_ids": ids, "labels": [IGNORE_INDEX] * (n // 2) + ids[n // 2:]}
+    return {"input_ids": ids, "labels": [IGNORE_INDEX] * (n // 2) + ids[n // 2 :]}
 
 
 def test_packed_rows_keep_boundaries() -> None:
@@ -29,7 +30,7 @@ def test_packed_rows_keep_boundaries() -> None:
         assert len(r["input_ids"]) == len(r["labels"]) == len(r["position_ids"])
         starts = [i for i, p in enumerate(r["position_ids"]) if p == 0]
         bounds = [*starts, len(r["input_ids"])]
-        for s, e in zip(bounds, bounds[1:], strict=False):
+        for s, e in itertools.pairwise(bounds):
             seen.append(r["input_ids"][s:e])
             assert r["position_ids"][s:e] == list(range(e - s))
             assert r["labels"][s] == IGNORE_INDEX
@@ -63,8 +64,11 @@ def test_packed_row_has_no_cross_example_attention(tiny_model: Path) -> None:
     with torch.no_grad():
         # as in training: no KV cache, position_ids and no attention_mask -> transformers builds
         # a block-diagonal mask from the position_ids
-        packed = model(input_ids=torch.tensor([row["input_ids"]]), use_cache=False,
-                       position_ids=torch.tensor([row["position_ids"]])).logits[0]
+        packed = model(
+            input_ids=torch.tensor([row["input_ids"]]),
+            use_cache=False,
+            position_ids=torch.tensor([row["position_ids"]]),
+        ).logits[0]
         alone = [model(input_ids=torch.tensor([d["input_ids"]])).logits[0] for d in (a, c)]
     torch.testing.assert_close(packed, torch.cat(alone), rtol=1e-4, atol=1e-4)
     with torch.no_grad():
@@ -72,10 +76,13 @@ def test_packed_row_has_no_cross_example_attention(tiny_model: Path) -> None:
     assert not torch.allclose(leaky[9:], alone[1], atol=1e-3)  # the check can fail
 
 
-@pytest.mark.parametrize("mode,columns", [("none", ["input_ids", "labels"]),
-                                          ("packed", ["input_ids", "labels", "position_ids"])])
-def test_output_columns_and_trainer_collator(tmp_path: Path, smollm2, mode: str,
-                                             columns: list[str]) -> None:
+@pytest.mark.parametrize(
+    "mode,columns",
+    [("none", ["input_ids", "labels"]), ("packed", ["input_ids", "labels", "position_ids"])],
+)
+def test_output_columns_and_trainer_collator(
+    tmp_path: Path, smollm2, mode: str, columns: list[str]
+) -> None:
     import datasets
     from transformers import AutoTokenizer, DataCollatorForSeq2Seq
 
@@ -91,7 +98,8 @@ def test_output_columns_and_trainer_collator(tmp_path: Path, smollm2, mode: str,
         assert len(ds) == len(GOOD)
         tok = AutoTokenizer.from_pretrained(smollm2.path)
         batch = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)(
-            [ds[i] for i in range(4)])
+            [ds[i] for i in range(4)]
+        )
         assert batch["input_ids"].shape == batch["labels"].shape
     else:
         assert len(ds) < len(GOOD) and max(len(r) for r in ds["input_ids"]) <= 128

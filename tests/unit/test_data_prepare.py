@@ -41,8 +41,9 @@ def test_same_inputs_never_prepared_twice(tmp_path: Path, smollm2, monkeypatch) 
 def test_decontamination_report_gates_promotion(tmp_path: Path, smollm2) -> None:
     from climb.resources import smoke_benchmarks_dir
 
-    mmlu = json.loads((smoke_benchmarks_dir() / "mmlu" / "mmlu_test.jsonl").read_text()
-                      .splitlines()[5])
+    mmlu = json.loads(
+        (smoke_benchmarks_dir() / "mmlu" / "mmlu_test.jsonl").read_text().splitlines()[5]
+    )
     options = "\n".join(f"{k}. {c}" for k, c in zip("ABCD", mmlu["choices"], strict=True))
     leaked = {"instruction": f"{mmlu['question']}\n{options}", "output": "ABCD"[mmlu["answer"]]}
     src = write_jsonl(tmp_path / "a.jsonl", [*GOOD, leaked])
@@ -54,16 +55,24 @@ def test_decontamination_report_gates_promotion(tmp_path: Path, smollm2) -> None
     assert d["per_benchmark"] == {"mmlu": {"examples": 1, "items": 1}}
     assert d["examples"][0]["row"] == len(GOOD) + 1 and d["examples"][0]["benchmark"] == "mmlu"
     assert dropped.report["examples"] == len(GOOD)
-    kept = prepare_data(DataConfig.model_validate(
-        {**base, "decontamination": {"action": "report"}}), smollm2.path, state)
+    kept = prepare_data(
+        DataConfig.model_validate({**base, "decontamination": {"action": "report"}}),
+        smollm2.path,
+        state,
+    )
     assert not kept.report["decontamination"]["clean"] and kept.report["examples"] == len(GOOD) + 1
     with pytest.raises(ValueError, match="overlap the suite"):
-        prepare_data(DataConfig.model_validate({**base, "decontamination": {"action": "fail"}}),
-                     smollm2.path, state)
+        prepare_data(
+            DataConfig.model_validate({**base, "decontamination": {"action": "fail"}}),
+            smollm2.path,
+            state,
+        )
     off = prepare_data(data_cfg([{"path": str(src)}]), smollm2.path, state)
     assert off.report["decontamination"] == {
-        "enabled": False, "clean": False,
-        "reason": "data.decontamination.enabled is false: not checked"}
+        "enabled": False,
+        "clean": False,
+        "reason": "data.decontamination.enabled is false: not checked",
+    }
     text = format_report(dropped.to_dict())
     assert "1 contaminated" in text and "mmlu: 1 examples" in text
 
@@ -71,17 +80,21 @@ def test_decontamination_report_gates_promotion(tmp_path: Path, smollm2) -> None
 def test_data_config_sections(repo: Path) -> None:
     cfg = load_config(repo / "config" / "demo.yaml")
     assert cfg.data.decontamination.enabled and cfg.data.packing.mode == "none"
-    with pytest.raises(ConfigError, match="data.dedup.treshold: unknown field"):
+    with pytest.raises(ConfigError, match=r"data\.dedup\.treshold: unknown field"):
         load_config(repo / "config" / "demo.yaml", ["data.dedup.treshold=0.5"])
-    with pytest.raises(ConfigError, match="packing.length"):
+    with pytest.raises(ConfigError, match=r"packing\.length"):
         load_config(repo / "config" / "demo.yaml", ["data.packing.length=64"])
-    with pytest.raises(ConfigError, match="subset/revision"):
-        load_config(repo / "config" / "demo.yaml", ['data.sources=[{path: a.jsonl, subset: x}]'])
+    with pytest.raises(ConfigError, match=r"subset/revision"):
+        load_config(repo / "config" / "demo.yaml", ["data.sources=[{path: a.jsonl, subset: x}]"])
 
 
 def test_lineage_entity_fits_mlflow() -> None:
-    data = {"path": "/tmp/ds", "uri": "s3://bucket/ds/abc", "digest": "f" * 64,
-            "report": {"examples": 3, "tokens": 30, "packing": {"columns": ["input_ids"]}}}
+    data = {
+        "path": "/tmp/ds",
+        "uri": "s3://bucket/ds/abc",
+        "digest": "f" * 64,
+        "report": {"examples": 3, "tokens": 30, "packing": {"columns": ["input_ids"]}},
+    }
     di = dataset_input(data, "demo-data")
     assert di.dataset.digest == "f" * 32 and di.dataset.source_type == "s3"
     assert json.loads(di.dataset.source) == {"uri": "s3://bucket/ds/abc"}

@@ -54,8 +54,12 @@ def test_duplicate_fields() -> None:
     for row, bad in ((echo, True), (same_input, True), (fixes_case, False)):
         item = normalise(row, "alpaca", cols)
         assert (duplicate_fields(row, "alpaca", cols, item) is not None) is bad, row
-    chat = [{"role": "user", "content": "continue"}, {"role": "assistant", "content": "More."},
-            {"role": "user", "content": "continue"}, {"role": "assistant", "content": "End."}]
+    chat = [
+        {"role": "user", "content": "continue"},
+        {"role": "assistant", "content": "More."},
+        {"role": "user", "content": "continue"},
+        {"role": "assistant", "content": "End."},
+    ]
     assert duplicate_fields({}, "messages", cols, chat) is None
     chat[1]["content"] = "continue"
     assert duplicate_fields({}, "messages", cols, chat).reason == "duplicate_field"
@@ -102,11 +106,16 @@ def test_prepare_counts_dedup_and_filters(tmp_path: Path, smollm2) -> None:
 
     rows = [row(t) for t in ORIGINALS + DISTINCT + PARAPHRASES]
     rows.append(dict(rows[0], instruction=rows[0]["instruction"].upper()))  # exact (normalised)
-    rows.append({"instruction": "Wie spät ist es jetzt in Berlin?",
-                 "output": "Es ist gerade drei Uhr nachmittags in Berlin."})
+    rows.append(
+        {
+            "instruction": "Wie spät ist es jetzt in Berlin?",
+            "output": "Es ist gerade drei Uhr nachmittags in Berlin.",
+        }
+    )
     src = write_jsonl(tmp_path / "q.jsonl", rows)
-    cfg = data_cfg([{"path": str(src)}], dedup={"near": True},
-                   filters={"languages": ["en"], "min_tokens": 20})
+    cfg = data_cfg(
+        [{"path": str(src)}], dedup={"near": True}, filters={"languages": ["en"], "min_tokens": 20}
+    )
     data = prepare_data(cfg, smollm2.path, StateDir.at(tmp_path / "s"))
     assert data.report["skipped"] == {"exact_duplicate": 1, "language": 1, "near_duplicate": 3}
     assert data.report["examples"] == len(ORIGINALS + DISTINCT)

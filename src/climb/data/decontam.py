@@ -25,7 +25,7 @@ from climb.resources import config_dir
 from climb.state import StateDir, atomic_dir
 
 log = logging.getLogger(__name__)
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 _P = 0x9E3779B97F4A7C15  # odd multiplier of the rolling hash
 _K = 0xC2B2AE3D27D4EB4F  # mixes the n-gram length into its hash
 
@@ -132,6 +132,7 @@ def index_key(target: Target, cfg: DecontaminationConfig) -> str:
         "tasks": h.hexdigest(),
         "ngram": cfg.ngram,
         "min_words": cfg.min_words,
+        "boilerplate_items": cfg.boilerplate_items,
         "version": INDEX_VERSION,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
@@ -174,8 +175,11 @@ def build_index(target: Target, cfg: DecontaminationConfig, out: Path) -> None:
     all_h, all_i = all_h[order], all_i[order]
     keep = np.ones(len(all_h), dtype=bool)
     keep[1:] = (all_h[1:] != all_h[:-1]) | (all_i[1:] != all_i[:-1])
-    np.save(out / "hashes.npy", all_h[keep])
-    np.save(out / "items.npy", all_i[keep])
+    all_h, all_i = all_h[keep], all_i[keep]
+    counts = np.unique(all_h, return_counts=True)[1]
+    shared = np.repeat(counts > cfg.boilerplate_items, counts)  # all_h is sorted
+    np.save(out / "hashes.npy", all_h[~shared])
+    np.save(out / "items.npy", all_i[~shared])
     (out / "meta.json").write_text(
         json.dumps(
             {
@@ -184,7 +188,8 @@ def build_index(target: Target, cfg: DecontaminationConfig, out: Path) -> None:
                 "ngram": cfg.ngram,
                 "lengths": sorted(lengths),
                 "items": items,
-                "ngrams": int(keep.sum()),
+                "ngrams": int((~shared).sum()),
+                "boilerplate_ngrams": int((counts > cfg.boilerplate_items).sum()),
                 "build_seconds": time.perf_counter() - start,
             }
         )

@@ -20,17 +20,23 @@ def dataset_input(data: dict[str, Any], name: str, context: str = "train") -> An
     location = data.get("uri") or data["path"]
     columns = report.get("packing", {}).get("columns", ["input_ids", "labels"])
     schema = {"mlflow_colspec": [{"name": c, "type": "array"} for c in columns]}
-    profile = {k: report.get(k) for k in ("examples", "train_examples", "eval_examples", "tokens",
-                                          "trainable_tokens")}
+    profile = {
+        k: report.get(k)
+        for k in ("examples", "train_examples", "eval_examples", "tokens", "trainable_tokens")
+    }
     profile["padding_ratio"] = report.get("packing", {}).get("padding_ratio")
     profile["contaminated_examples"] = report.get("decontamination", {}).get(
-        "contaminated_examples")
-    dataset = Dataset(name=name, digest=data["digest"][:DIGEST_CHARS],
-                      source_type="s3" if location.startswith("s3://") else "local",
-                      source=json.dumps({"uri": location}), schema=json.dumps(schema),
-                      profile=json.dumps(profile))
-    return DatasetInput(dataset=dataset, tags=[InputTag(key="mlflow.data.context",
-                                                        value=context)])
+        "contaminated_examples"
+    )
+    dataset = Dataset(
+        name=name,
+        digest=data["digest"][:DIGEST_CHARS],
+        source_type="s3" if location.startswith("s3://") else "local",
+        source=json.dumps({"uri": location}),
+        schema=json.dumps(schema),
+        profile=json.dumps(profile),
+    )
+    return DatasetInput(dataset=dataset, tags=[InputTag(key="mlflow.data.context", value=context)])
 
 
 def log_dataset(client: Any, run_id: str, data: dict[str, Any], name: str) -> None:
