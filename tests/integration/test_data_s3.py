@@ -90,5 +90,5 @@ def test_s3_round_trip(moto_server: str, tmp_path: Path, smollm2, monkeypatch) -
     assert not changed.cached and changed.key != first.key  # new ETag, new preparation
 
     missing = data_cfg([{"path": "s3://train-data/nope.jsonl"}])
-    with pytest.raises(SourceError, match="s3://train-data/nope.jsonl"):
+    with pytest.raises(SourceError, match=r"s3://train-data/nope\.jsonl"):
         prepare_data(missing, smollm2.path, StateDir.at(tmp_path / "machine-c"))

@@ -44,6 +44,7 @@ class RowBuilder:
         self.mode, self.length, self.pad_id = mode, length, pad_id
         self.batch_size = stats_batch_size
         self.open: list[list[Example]] = []
+        self.open_sizes: list[int] = []
         self.batch: list[int] = []
         self.rows = 0
         self.tokens = 0
@@ -62,7 +63,7 @@ class RowBuilder:
     def finish(self) -> list[dict[str, list[int]]]:
         """Return the rows still open (call once, at the end of the split)."""
         rows = [self._finish_packed(docs) for docs in self.open]
-        self.open = []
+        self.open, self.open_sizes = [], []
         if self.batch:
             self._flush_batch()
         return rows
@@ -84,16 +85,18 @@ class RowBuilder:
 
     def _pack(self, ex: Example) -> list[dict[str, list[int]]]:
         n = len(ex["input_ids"])
-        for docs in self.open:
-            if sum(len(d["input_ids"]) for d in docs) + n <= self.length:
-                docs.append(ex)
+        for i, size in enumerate(self.open_sizes):
+            if size + n <= self.length:
+                self.open[i].append(ex)
+                self.open_sizes[i] += n
                 return []
         done = []
         if len(self.open) >= OPEN_ROWS:
-            fullest = max(self.open, key=lambda docs: sum(len(d["input_ids"]) for d in docs))
-            self.open.remove(fullest)
-            done.append(self._finish_packed(fullest))
+            fullest = max(range(len(self.open)), key=self.open_sizes.__getitem__)
+            self.open_sizes.pop(fullest)
+            done.append(self._finish_packed(self.open.pop(fullest)))
         self.open.append([ex])
+        self.open_sizes.append(n)
         return done
 
     def _finish_packed(self, docs: list[Example]) -> dict[str, list[int]]:
