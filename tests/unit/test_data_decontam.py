@@ -13,6 +13,7 @@ from climb.config import DecontaminationConfig, EvalConfig
 from climb.data.decontam import WordHasher, load_index, segment_grams, window_hashes
 from climb.resources import smoke_benchmarks_dir
 from climb.state import StateDir
+from tests.unit.test_data_sources import shared_state
 
 
 def test_window_hashes_match_per_window_hashing() -> None:
@@ -39,11 +40,15 @@ def test_segment_grams_stay_inside_segments() -> None:
     assert not crossing & set(hashes.tolist())
 
 
+@pytest.fixture(scope="session")
+def smoke_state(tmp_path_factory) -> StateDir:
+    """A state folder whose smoke-suite index is built once for every data test."""
+    return shared_state(tmp_path_factory)
+
+
 @pytest.fixture(scope="module")
-def smoke_index(tmp_path_factory):
-    state = StateDir.at(tmp_path_factory.mktemp("decontam"))
-    cfg = DecontaminationConfig()
-    return load_index(cfg, EvalConfig(), state), state
+def smoke_index(smoke_state: StateDir):
+    return load_index(DecontaminationConfig(), EvalConfig(), smoke_state), smoke_state
 
 
 def test_smoke_index_finds_planted_item_only(smoke_index) -> None:
@@ -63,7 +68,7 @@ def test_smoke_index_finds_planted_item_only(smoke_index) -> None:
 
 def test_index_is_built_once(smoke_index) -> None:
     index, state = smoke_index
-    folders = list((state.root / "decontamination").iterdir())
+    folders = [f for f in (state.root / "decontamination").iterdir() if f.name == index.folder.name]
     assert len(folders) == 1
     before = (folders[0] / "hashes.npy").stat().st_mtime_ns
     again = load_index(DecontaminationConfig(), EvalConfig(), state)
@@ -71,7 +76,7 @@ def test_index_is_built_once(smoke_index) -> None:
     assert (folders[0] / "hashes.npy").stat().st_mtime_ns == before
     assert np.array_equal(np.asarray(again.hashes), np.asarray(index.hashes))
     other = load_index(DecontaminationConfig(ngram=8), EvalConfig(), state)
-    assert not other.cached and len(list((state.root / "decontamination").iterdir())) == 2
+    assert not other.cached and other.folder != index.folder
 
 
 def test_short_items_match_whole(tmp_path: Path) -> None:

@@ -53,12 +53,22 @@ def test_padded_rows_and_padding_estimate() -> None:
     assert none.stats()["padding_tokens"] == 4  # batches [4, 8] and [6]
 
 
-def test_packed_row_has_no_cross_example_attention(tiny_model: Path) -> None:
+def test_packed_row_has_no_cross_example_attention() -> None:
     import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32).eval()
-    a, c = ex(11, 9), ex(300, 14)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=512,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+        )
+    ).eval()  # a tiny random Llama
+    a, c = ex(11, 9), ex(300, 14)  # ids < vocab_size
     b = RowBuilder("packed", length=64, pad_id=0, stats_batch_size=8)
     row = (b.add(a) + b.add(c) + b.finish())[0]
     with torch.no_grad():

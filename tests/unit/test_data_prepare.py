@@ -13,7 +13,7 @@ from climb.data.lineage import dataset_input
 from climb.data.prepare import preparation_key, prepare_data
 from climb.data.report import format_report
 from climb.state import StateDir
-from tests.unit.test_data_sources import GOOD, data_cfg, write_jsonl
+from tests.unit.test_data_sources import GOOD, data_cfg, shared_state, write_jsonl
 
 
 def test_same_inputs_never_prepared_twice(tmp_path: Path, smollm2, monkeypatch) -> None:
@@ -38,7 +38,7 @@ def test_same_inputs_never_prepared_twice(tmp_path: Path, smollm2, monkeypatch) 
     assert preparation_key(moved, smollm2.path) == first.key  # where it goes is not content
 
 
-def test_decontamination_report_gates_promotion(tmp_path: Path, smollm2) -> None:
+def test_decontamination_report_gates_promotion(tmp_path: Path, smollm2, tmp_path_factory) -> None:
     from climb.resources import smoke_benchmarks_dir
 
     mmlu = json.loads(
@@ -47,7 +47,7 @@ def test_decontamination_report_gates_promotion(tmp_path: Path, smollm2) -> None
     options = "\n".join(f"{k}. {c}" for k, c in zip("ABCD", mmlu["choices"], strict=True))
     leaked = {"instruction": f"{mmlu['question']}\n{options}", "output": "ABCD"[mmlu["answer"]]}
     src = write_jsonl(tmp_path / "a.jsonl", [*GOOD, leaked])
-    state = StateDir.at(tmp_path / "s")
+    state = shared_state(tmp_path_factory)
     base = {"sources": [{"path": str(src)}], "dedup": {"near": False}}
     dropped = prepare_data(DataConfig.model_validate(base), smollm2.path, state)
     d = dropped.report["decontamination"]

@@ -29,6 +29,11 @@ def data_cfg(sources: list[dict], **extra) -> DataConfig:
     return DataConfig.model_validate({**base, **extra})
 
 
+def shared_state(tmp_path_factory) -> StateDir:
+    """One state folder per test session, so the smoke suite's n-gram index is built once."""
+    return StateDir.at(tmp_path_factory.getbasetemp() / "data-shared-state")
+
+
 def write_jsonl(path: Path, rows: list) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path

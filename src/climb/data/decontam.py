@@ -208,7 +208,7 @@ class ContaminationIndex:
         self.item_ids = np.load(folder / "items.npy", mmap_mode="r")
         self.items: list[list[Any]] = self.meta["items"]
         self.lengths: list[int] = self.meta["lengths"]
-        self.cached, self.seconds = cached, seconds
+        self.cached, self.seconds, self.folder = cached, seconds, folder
         self.hasher = WordHasher()
 
     def match(self, text: str) -> list[tuple[int, str]]:
