@@ -113,18 +113,28 @@ def data_prepare(
     action: Annotated[str, typer.Argument(help="prepare")],
     config: ConfigArg,
     overrides: OverridesArg = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
-    """`climb data prepare CONFIG`: run data preparation alone and print the report."""
+    """`climb data prepare CONFIG`: run data preparation alone and print the report (sources,
+    drops per reason, dedup, decontamination per benchmark, token and padding statistics)."""
     from climb.data.prepare import prepare_data
+    from climb.data.report import format_report
+    from climb.data.sources import SourceError
     from climb.models import resolve_model
 
     if action != "prepare":
         fail(f"unknown data action {action!r}; use `climb data prepare CONFIG`")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     cfg = load_or_exit(config, overrides)
     state = StateDir.at(cfg.state_dir)  # type: ignore[attr-defined]
     base = resolve_model(cfg.model.base, state)  # type: ignore[attr-defined]
-    data = prepare_data(cfg.data, base.path, state)  # type: ignore[attr-defined]
-    typer.echo(json.dumps(data.to_dict(), indent=2))
+    try:
+        data = prepare_data(cfg.data, base.path, state, cfg.eval)  # type: ignore[attr-defined]
+    except (SourceError, ValueError) as exc:
+        fail(str(exc), code=1)
+        raise AssertionError from exc  # unreachable
+    out = data.to_dict()
+    typer.echo(json.dumps(out, indent=2) if as_json else format_report(out))
 
 
 @servers_app.command("up")

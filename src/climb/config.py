@@ -46,25 +46,166 @@ class ModelConfig(Section):
 
 
 class SourceConfig(Section):
-    """One training-data source."""
+    """One training-data source.
 
-    path: str = Field(min_length=1, description="Local file (JSON/JSONL/CSV/Parquet).")
+    `path` is a local file (JSON/JSONL/CSV/Parquet), an S3 object or prefix (`s3://bucket/key`,
+    `s3://bucket/prefix/`), or a Hugging Face Hub dataset (`hf://datasets/OWNER/NAME`, read with
+    `datasets.load_dataset`, streaming; `subset`, `split` and `revision` apply to it only).
+    """
+
+    path: str = Field(min_length=1, description="Local file, s3://bucket/key or hf://datasets/ID.")
     format: Literal["alpaca", "messages", "text"] = "alpaca"
-    weight: float = Field(default=1.0, gt=0)
+    weight: float = Field(
+        default=1.0, gt=0, description="Expected uses of each example (2 = twice, 0.5 = half)."
+    )
     columns: dict[str, str] = Field(
         default_factory=dict, description="Map of climb field name -> column name in the file."
     )
+    subset: str | None = Field(default=None, description="Hub dataset config name.")
+    split: str = Field(default="train", min_length=1, description="Hub dataset split.")
+    revision: str | None = Field(default=None, description="Hub dataset revision (pin a commit).")
+    streaming: bool = Field(default=True, description="Stream Hub datasets (flat memory).")
+
+    @model_validator(mode="after")
+    def _hub_only_fields(self) -> SourceConfig:
+        if not self.path.startswith("hf://") and (self.subset or self.revision):
+            raise ValueError(f"subset/revision apply to hf://datasets/... sources, not {self.path}")
+        if self.path.startswith("hf://") and not self.path.startswith("hf://datasets/"):
+            raise ValueError(f"Hub sources are written hf://datasets/OWNER/NAME, got {self.path}")
+        return self
+
+
+class FilterConfig(Section):
+    """Quality filters applied to every example."""
+
+    min_tokens: int = Field(default=0, ge=0, description="Drop examples shorter than this.")
+    max_tokens: int | None = Field(
+        default=None, ge=1, description="Drop examples longer than this (default data.max_length)."
+    )
+    drop_duplicate_fields: bool = Field(
+        default=True, description="Drop examples whose fields repeat one another (reply == prompt)."
+    )
+    languages: list[str] | None = Field(
+        default=None, description="Keep only these languages (ISO 639-1, e.g. [en]); unset = all."
+    )
+    language_min_confidence: float = Field(
+        default=0.8,
+        ge=0.0,
+        le=1.0,
+        description="Drop on language only when the detector is at least this sure.",
+    )
+
+
+class DedupConfig(Section):
+    """Exact (normalised hash) and near (MinHash LSH) duplicate removal across all sources."""
+
+    exact: bool = True
+    near: bool = True
+    threshold: float = Field(
+        default=0.7,
+        gt=0.0,
+        lt=1.0,
+        description="Jaccard similarity above which examples are near-duplicates.",
+    )
+    num_perm: int = Field(default=128, ge=16, le=1024, description="MinHash permutations.")
+    shingle: Literal["word", "char"] = "char"
+    shingle_size: int = Field(default=5, ge=1, le=64)
+
+
+class DecontaminationConfig(Section):
+    """N-gram overlap between training examples and every item of the evaluation suite."""
+
+    enabled: bool = True
+    suite: str | None = Field(default=None, description="Suite to check against (eval.suite).")
+    benchmarks: str | None = Field(
+        default=None,
+        description="Benchmark mirror folder or `hub`; unset = what eval reads "
+        "(eval.data_dir, else climb's bundled smoke set).",
+    )
+    ngram: int = Field(default=13, ge=4, le=64, description="Words per n-gram (13 as GPT-3).")
+    min_words: int = Field(
+        default=8,
+        ge=1,
+        description="Benchmark texts shorter than `ngram` words but at least this "
+        "long are matched whole.",
+    )
+    boilerplate_items: int = Field(
+        default=10,
+        ge=1,
+        description="N-grams shared by more benchmark items than this are "
+        "task boilerplate (e.g. MMLU's moral-scenarios stem) and do not count as overlap.",
+    )
+    action: Literal["drop", "report", "fail"] = Field(
+        default="drop",
+        description="drop contaminated examples; report only (blocks promotion); fail the stage.",
+    )
+    max_reported: int = Field(default=20, ge=0, description="Contaminated examples shown.")
+
+
+class PackingConfig(Section):
+    """How tokenised examples become training rows."""
+
+    mode: Literal["none", "packed", "padded"] = Field(
+        default="none",
+        description="none: one example per row; packed: examples concatenated "
+        "into rows of `length` tokens with position_ids restarting per example; padded: one "
+        "example per row padded to `length`.",
+    )
+    length: int | None = Field(default=None, ge=16, description="Row length (data.max_length).")
+    stats_batch_size: int = Field(
+        default=8,
+        ge=1,
+        description="Micro-batch used to estimate padding for mode none.",
+    )
+
+
+class OutputConfig(Section):
+    """Where the versioned dataset goes (always the state folder; also S3 when `uri` is set)."""
+
+    uri: str | None = Field(
+        default=None,
+        pattern=r"^s3://[^/]+(/.*)?$",
+        description="s3://bucket/prefix to publish to (and reuse from); unset = local only.",
+    )
+    row_group_rows: int = Field(default=1000, ge=1, description="Rows per Parquet row group.")
 
 
 class DataConfig(Section):
-    """Data preparation: sources, rendering with the chat template, tokenisation."""
+    """Data preparation: sources, quality filters, dedup, decontamination, rendering with the
+    chat template, tokenisation and packing, versioned output.
+    """
 
     sources: list[SourceConfig] = Field(min_length=1)
     max_length: int = Field(default=512, ge=16, le=1_048_576)
     completion_only_loss: bool = True
+    chat_template: str = Field(
+        default="tokenizer",
+        min_length=1,
+        description="`tokenizer` (the base model's), a named template (chatml, zephyr, alpaca) "
+        "or a .jinja file.",
+    )
     max_examples: int | None = Field(default=None, ge=1)
     eval_fraction: float = Field(default=0.0, ge=0.0, lt=1.0)
+    shuffle_buffer: int = Field(
+        default=2048, ge=0, description="Examples held for shuffling (0 = keep source order)."
+    )
     seed: int = 1234
+    filters: FilterConfig = Field(default_factory=FilterConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    decontamination: DecontaminationConfig = Field(default_factory=DecontaminationConfig)
+    packing: PackingConfig = Field(default_factory=PackingConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @model_validator(mode="after")
+    def _lengths(self) -> DataConfig:
+        if self.packing.length is not None and self.packing.length < self.max_length:
+            raise ValueError(
+                f"data.packing.length ({self.packing.length}) must be at least "
+                f"data.max_length ({self.max_length}) so every example fits a row"
+            )
+        if self.filters.max_tokens is not None and self.filters.max_tokens > self.max_length:
+            raise ValueError("data.filters.max_tokens cannot exceed data.max_length")
+        return self
 
 
 class LoraConfig(Section):

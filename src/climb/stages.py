@@ -43,12 +43,18 @@ def resolve_base(ctx: RunContext) -> dict[str, Any]:
 
 
 def prepare(ctx: RunContext, base: dict[str, Any]) -> dict[str, Any]:
-    """Prepare (or reuse) the tokenised dataset; log its digest and report to MLflow."""
+    """Prepare (or reuse) the tokenised dataset; log its report, its decontamination result (the
+    promotion gate reads `climb.data_clean` on the parent run) and the dataset as an MLflow input
+    whose digest is the dataset's version.
+    """
+    from climb.data.lineage import log_dataset
+
     cfg = ctx.config
     with stage_run(ctx, "prepare_data") as run_id:
-        data = prepare_data(cfg.data, base["path"], ctx.state)
+        data = prepare_data(cfg.data, base["path"], ctx.state, cfg.eval)
         client = ctx.client()
         report = data.report
+        decon = report["decontamination"]
         registry.log_flat(
             client,
             run_id,
@@ -57,12 +63,24 @@ def prepare(ctx: RunContext, base: dict[str, Any]) -> dict[str, Any]:
                 "examples": report["examples"],
                 "tokens": report["tokens"],
                 "trainable_tokens": report["trainable_tokens"],
+                "padding_ratio": report["packing"]["padding_ratio"],
+                "contaminated_examples": decon.get("contaminated_examples", 0),
                 **{f"skipped/{k}": v for k, v in report["skipped"].items()},
             },
-            tags={"climb.dataset_digest": data.digest, "climb.cached": data.cached},
+            tags={
+                "climb.dataset_digest": data.digest,
+                "climb.cached": data.cached,
+                "climb.dataset_uri": data.uri or data.path,
+                "climb.data_clean": decon["clean"],
+            },
         )
         client.log_artifact(run_id, str(Path(data.path) / "manifest.json"))
-        registry.log_flat(client, ctx.parent_run_id, tags={"climb.dataset_digest": data.digest})
+        log_dataset(client, run_id, data.to_dict(), f"{cfg.name}-data")
+        registry.log_flat(
+            client,
+            ctx.parent_run_id,
+            tags={"climb.dataset_digest": data.digest, "climb.data_clean": decon["clean"]},
+        )
     return data.to_dict()
 
 
@@ -205,7 +223,14 @@ def decide_promotion(
     cfg = ctx.config
     cand = Scores.from_result(candidate)
     ref = Scores.from_result(reference["result"]) if reference.get("result") else None
-    decision = decide(cand, ref, cfg.promotion, reference_kind=reference["kind"])
+    clean = ctx.client().get_run(ctx.parent_run_id).data.tags.get("climb.data_clean")
+    decision = decide(
+        cand,
+        ref,
+        cfg.promotion,
+        reference_kind=reference["kind"],
+        contamination_clean=clean == "True",
+    )
     registry.log_flat(
         ctx.client(),
         ctx.parent_run_id,

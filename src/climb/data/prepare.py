@@ -1,8 +1,13 @@
-"""The data-preparation stage: sources -> normalised messages -> tokenised rows -> Parquet.
+"""The data-preparation stage: sources -> normalised examples -> filters, dedup,
+decontamination -> tokenised rows (packed or not) -> versioned Parquet + manifest.
 
-The output folder is named by a key over everything that decides its content (the source files'
-bytes, the data config, the tokenizer), so the same inputs are never prepared twice; its
-manifest carries the content digest that MLflow records as the dataset's version.
+Every step streams: rows are read, checked and written one at a time (a bounded shuffle buffer
+and a few open packing rows aside), so memory does not grow with the input; the dedup indices
+keep a few hundred bytes per kept example. The output folder is named by a key over everything
+that decides its content (the sources' content, the data config, the tokenizer and template, the
+decontamination index), so the same inputs are never prepared twice - not even on another
+machine when `data.output.uri` names an S3 prefix; its manifest carries the content digest that
+MLflow records as the dataset's version.
 """
 
 from __future__ import annotations
@@ -12,18 +17,21 @@ import json
 import logging
 import random
 import time
-from collections import Counter
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from climb.config import DataConfig
-from climb.data.formats import normalise
-from climb.data.sources import BadRow, file_digest, iter_rows, resolve_source
-from climb.data.tokenize import IGNORE_INDEX, tokenize_messages, tokenize_text
+from climb.config import DataConfig, EvalConfig
+from climb.data.pipeline import Example, ExampleStream
+from climb.data.report import DataReport
+from climb.data.stream import source_identity
+from climb.data.templates import resolve_template
+from climb.data.writer import SplitWriter, new_digest
 from climb.state import StateDir, atomic_dir, write_json_atomic
 
 log = logging.getLogger(__name__)
+FORMAT_VERSION = 2
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
@@ -31,19 +39,10 @@ TOKENIZER_FILES = (
     "special_tokens_map.json",
     "tokenizer.model",
 )
-LENGTH_BUCKETS = (64, 128, 256, 512, 1024, 2048, 4096, 8192)
 
 
-@dataclass
-class DataReport:
-    """What the stage read, kept and skipped."""
-
-    rows_read: int = 0
-    examples: int = 0
-    tokens: int = 0
-    trainable_tokens: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)
-    length_histogram: dict[str, int] = field(default_factory=dict)
+class ContaminationError(ValueError):
+    """Contaminated training examples were found and data.decontamination.action is `fail`."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,7 @@ class PreparedData:
     cached: bool
     report: dict[str, Any]
     seconds: float
+    uri: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict."""
@@ -72,74 +72,120 @@ def tokenizer_digest(model_path: str | Path) -> str:
     return h.hexdigest()
 
 
-def preparation_key(cfg: DataConfig, model_path: str | Path) -> str:
-    """Return the cache key of a preparation: sources' bytes, data config, tokenizer."""
+def preparation_key(
+    cfg: DataConfig,
+    model_path: str | Path,
+    eval_cfg: EvalConfig | None = None,
+    identities: list[str] | None = None,
+) -> str:
+    """Return the cache key of a preparation: the sources' content (`identities`, computed when
+    not given), the data config (less where the output goes), the tokenizer, the chat template
+    and the decontamination index."""
+    decontam = None
+    if cfg.decontamination.enabled:
+        from climb.data.decontam import index_key, resolve_target
+
+        decontam = index_key(
+            resolve_target(cfg.decontamination, eval_cfg or EvalConfig()), cfg.decontamination
+        )
     payload = {
-        "config": cfg.model_dump(mode="json"),
-        "sources": [file_digest(resolve_source(s.path)) for s in cfg.sources],
+        "config": cfg.model_dump(mode="json", exclude={"output"}),
+        "sources": identities or [source_identity(s) for s in cfg.sources],
         "tokenizer": tokenizer_digest(model_path),
-        "format_version": 1,
+        "template": resolve_template(cfg.chat_template),
+        "decontamination": decontam,
+        "format_version": FORMAT_VERSION,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _bucket(n: int) -> str:
-    for b in LENGTH_BUCKETS:
-        if n <= b:
-            return f"<={b}"
-    return f">{LENGTH_BUCKETS[-1]}"
+def _shuffled(
+    items: Iterable[tuple[str, Example]], size: int, rng: random.Random
+) -> Iterator[tuple[str, Example]]:
+    """Yield `items` in an order shuffled within a buffer of `size` (0 = unchanged)."""
+    buffer: list[tuple[str, Example]] = []
+    for item in items:
+        if size <= 1:
+            yield item
+            continue
+        buffer.append(item)
+        if len(buffer) >= size:
+            i = rng.randrange(len(buffer))
+            buffer[i], buffer[-1] = buffer[-1], buffer[i]
+            yield buffer.pop()
+    rng.shuffle(buffer)
+    yield from buffer
 
 
-def _repeats(weight: float, rng: random.Random) -> int:
-    whole = int(weight)
-    return whole + (1 if rng.random() < weight - whole else 0)
+def _write(cfg: DataConfig, stream: ExampleStream, folder: Path, pad_id: int) -> tuple[str, dict]:
+    from climb.data.pack import COLUMNS, RowBuilder
+
+    mode, length = cfg.packing.mode, cfg.packing.length or cfg.max_length
+    digest = new_digest()
+    builders, writers = {}, {}
+    for split in ("train", "eval"):
+        builders[split] = RowBuilder(mode, length, pad_id, cfg.packing.stats_batch_size)
+        writers[split] = SplitWriter(
+            folder, split, COLUMNS[mode], cfg.output.row_group_rows, digest
+        )
+    for split, ex in _shuffled(stream, cfg.shuffle_buffer, random.Random(cfg.seed + 1)):
+        for row in builders[split].add(ex):
+            writers[split].write(row)
+    for split in builders:
+        for row in builders[split].finish():
+            writers[split].write(row)
+    files = {split: w.close() for split, w in writers.items()}
+    stats = {split: b.stats() for split, b in builders.items()}
+    total_tokens = sum(s["tokens"] for s in stats.values())
+    total_pad = sum(s["padding_tokens"] for s in stats.values())
+    packing = {
+        "mode": mode,
+        "length": length,
+        "columns": list(COLUMNS[mode]),
+        "rows": sum(s["rows"] for s in stats.values()),
+        "padding_tokens": total_pad,
+        "padding_ratio": round(total_pad / max(total_tokens + total_pad, 1), 4),
+        "splits": stats,
+    }
+    if mode == "none":
+        packing["padding_estimate"] = f"micro-batches of {cfg.packing.stats_batch_size} in order"
+    return digest.hexdigest(), {"files": files, "packing": packing}
 
 
-def _tokenised_rows(cfg: DataConfig, tokenizer: Any, report: DataReport) -> list[dict[str, Any]]:
-    rng = random.Random(cfg.seed)
-    skipped: Counter[str] = Counter()
-    rows: list[dict[str, Any]] = []
-    for src in cfg.sources:
-        path = resolve_source(src.path)
-        for raw in iter_rows(path):
-            report.rows_read += 1
-            item = raw if isinstance(raw, BadRow) else normalise(raw, src.format, src.columns)
-            if not isinstance(item, BadRow):
-                item = (
-                    tokenize_text(tokenizer, item, cfg.max_length)
-                    if isinstance(item, str)
-                    else tokenize_messages(
-                        tokenizer, item, cfg.max_length, cfg.completion_only_loss
-                    )
-                )
-            if isinstance(item, BadRow):
-                skipped[item.reason] += 1
-                continue
-            rows.extend([item] * _repeats(src.weight, rng))
-            if cfg.max_examples and len(rows) >= cfg.max_examples:
-                break
-    report.skipped = dict(sorted(skipped.items()))
-    return rows[: cfg.max_examples] if cfg.max_examples else rows
+def _fetch_remote(uri: str, target: Path) -> bool:
+    """Download a dataset published under `uri` into `target`; False when none is there."""
+    from climb.data import s3
+
+    if not s3.exists(f"{uri}/manifest.json"):
+        return False
+    with atomic_dir(target) as tmp:
+        s3.download_dir(uri, tmp)
+    return True
 
 
-def prepare_data(cfg: DataConfig, model_path: str | Path, state: StateDir) -> PreparedData:
-    """Prepare the training data for `model_path`'s tokenizer; reuse an identical earlier run.
+def prepare_data(
+    cfg: DataConfig, model_path: str | Path, state: StateDir, eval_cfg: EvalConfig | None = None
+) -> PreparedData:
+    """Prepare the training data for `model_path`'s tokenizer; reuse an identical earlier run
+    (in the state folder, else under data.output.uri on S3).
 
-    Returns the dataset folder (train.parquet, optional eval.parquet, manifest.json), its content
-    digest and the report. Raises SourceError when a source cannot be read, ValueError when no
-    usable row is left.
+    `eval_cfg` names the suite and benchmark data that decontamination checks against by default
+    (None = EvalConfig() defaults). Returns the dataset folder (train.parquet, optional
+    eval.parquet, manifest.json), its content digest and the report. Raises SourceError when a
+    source cannot be read, ContaminationError when decontamination.action is `fail` and an
+    example overlaps the suite, ValueError when no usable row is left.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
     from transformers import AutoTokenizer
 
     start = time.perf_counter()
-    key = preparation_key(cfg, model_path)
+    identities = [source_identity(s) for s in cfg.sources]
+    key = preparation_key(cfg, model_path, eval_cfg, identities)
     target = state.datasets / key[:16]
+    remote = f"{cfg.output.uri.rstrip('/')}/{key[:16]}" if cfg.output.uri else ""
     manifest_path = target / "manifest.json"
-    if manifest_path.is_file():
+    if manifest_path.is_file() or (remote and _fetch_remote(remote, target)):
         manifest = json.loads(manifest_path.read_text())
-        log.info("data: reusing prepared dataset %s", target)
+        log.info("data: reusing prepared dataset %s", remote or target)
         return PreparedData(
             str(target),
             manifest["digest"],
@@ -147,52 +193,56 @@ def prepare_data(cfg: DataConfig, model_path: str | Path, state: StateDir) -> Pr
             True,
             manifest["report"],
             time.perf_counter() - start,
+            remote,
         )
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
     report = DataReport()
-    rows = _tokenised_rows(cfg, tokenizer, report)
-    if not rows:
-        raise ValueError(
-            f"data: no usable rows left from {[s.path for s in cfg.sources]}; "
-            f"skipped by reason: {report.skipped}"
-        )
-    random.Random(cfg.seed).shuffle(rows)
-    n_eval = int(len(rows) * cfg.eval_fraction)
-    splits = {"train": rows[n_eval:], "eval": rows[:n_eval]} if n_eval else {"train": rows}
-    hist: Counter[str] = Counter()
-    content = hashlib.sha256()
-    for r in rows:
-        hist[_bucket(len(r["input_ids"]))] += 1
-        content.update(json.dumps(r, separators=(",", ":")).encode())
-    report.examples = len(rows)
-    report.tokens = sum(len(r["input_ids"]) for r in rows)
-    report.trainable_tokens = sum(sum(t != IGNORE_INDEX for t in r["labels"]) for r in rows)
-    report.length_histogram = {b: hist[b] for b in map(_bucket, LENGTH_BUCKETS) if hist[b]}
-    digest = content.hexdigest()
+    stream = ExampleStream(cfg, tokenizer, report, state, eval_cfg or EvalConfig())
     with atomic_dir(target) as tmp:
-        for split, split_rows in splits.items():
-            table = pa.table(
-                {
-                    "input_ids": [r["input_ids"] for r in split_rows],
-                    "labels": [r["labels"] for r in split_rows],
-                }
+        pad_id = (
+            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        )
+        digest, out = _write(cfg, stream, tmp, int(pad_id or 0))
+        stream.finish()
+        report.packing = out["packing"]
+        if not report.examples:
+            raise ValueError(
+                f"data: no usable rows left from {[s.path for s in cfg.sources]}; "
+                f"dropped by reason: {report.skipped}"
             )
-            pq.write_table(table, tmp / f"{split}.parquet")
+        if (
+            report.decontamination.get("action") == "fail"
+            and report.decontamination["contaminated_examples"]
+        ):
+            raise ContaminationError(
+                f"data: {report.decontamination['contaminated_examples']} training examples "
+                f"overlap the suite's benchmarks: {report.decontamination['per_benchmark']}; "
+                f"first: {report.decontamination['examples'][:3]}"
+            )
         write_json_atomic(
             tmp / "manifest.json",
             {
                 "digest": digest,
                 "key": key,
                 "report": asdict(report),
-                "splits": {k: len(v) for k, v in splits.items()},
-                "sources": [s.model_dump(mode="json") for s in cfg.sources],
+                "files": out["files"],
+                "splits": {k: v["rows"] for k, v in out["files"].items() if v["rows"]},
+                "sources": [
+                    {**s.model_dump(mode="json"), "identity": i}
+                    for s, i in zip(cfg.sources, identities, strict=True)
+                ],
                 "tokenizer": str(model_path),
+                "format_version": FORMAT_VERSION,
             },
         )
+    if remote:
+        from climb.data import s3
+
+        s3.upload_dir(target, remote)
     log.info(
-        "data: %d examples, %d tokens, skipped %s", report.examples, report.tokens, report.skipped
+        "data: %d examples, %d tokens, dropped %s", report.examples, report.tokens, report.skipped
     )
     return PreparedData(
-        str(target), digest, key, False, asdict(report), time.perf_counter() - start
+        str(target), digest, key, False, asdict(report), time.perf_counter() - start, remote
     )

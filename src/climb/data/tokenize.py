@@ -12,10 +12,15 @@ from climb.data.sources import BadRow
 IGNORE_INDEX = -100
 
 
-def _render(tokenizer: Any, messages: Messages, add_generation_prompt: bool) -> str:
+def _render(
+    tokenizer: Any, messages: Messages, add_generation_prompt: bool, template: str | None = None
+) -> str:
     return str(
         tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=add_generation_prompt
+            messages,
+            tokenize=False,
+            add_generation_prompt=add_generation_prompt,
+            chat_template=template,
         )
     )
 
@@ -25,20 +30,27 @@ def _ids(tokenizer: Any, text: str) -> list[int]:
 
 
 def tokenize_messages(
-    tokenizer: Any, messages: Messages, max_length: int, completion_only: bool
+    tokenizer: Any,
+    messages: Messages,
+    max_length: int,
+    completion_only: bool,
+    template: str | None = None,
 ) -> dict[str, list[int]] | BadRow:
     """Render `messages` with the chat template; return input_ids and labels (or a BadRow).
+
+    `template` is a Jinja chat template (see `climb.data.templates`); None uses the tokenizer's.
 
     With `completion_only`, tokens outside assistant turns get label -100. Each assistant turn's
     span is found by rendering the conversation up to that turn with and without it; a template
     whose renderings are not prefixes of one another is reported, not silently mis-masked.
     """
-    if tokenizer.chat_template is None:
+    if template is None and tokenizer.chat_template is None:
         raise ValueError(
-            "the tokenizer has no chat template; use data format `text` or a "
-            "chat model as model.base"
+            "the tokenizer has no chat template; set data.chat_template to a "
+            "named template (chatml, zephyr, alpaca), use data format `text`, or "
+            "use a chat model as model.base"
         )
-    full = _render(tokenizer, messages, add_generation_prompt=False)
+    full = _render(tokenizer, messages, add_generation_prompt=False, template=template)
     input_ids = _ids(tokenizer, full)
     if not completion_only:
         labels = list(input_ids)
@@ -47,8 +59,10 @@ def tokenize_messages(
         for i, msg in enumerate(messages):
             if msg["role"] != "assistant":
                 continue
-            before = _render(tokenizer, messages[:i], add_generation_prompt=True)
-            upto = _render(tokenizer, messages[: i + 1], add_generation_prompt=False)
+            before = _render(tokenizer, messages[:i], add_generation_prompt=True, template=template)
+            upto = _render(
+                tokenizer, messages[: i + 1], add_generation_prompt=False, template=template
+            )
             if not full.startswith(upto) or not upto.startswith(before):
                 return BadRow("template_not_prefix", "chat template renders turns inconsistently")
             start, end = len(_ids(tokenizer, before)), len(_ids(tokenizer, upto))

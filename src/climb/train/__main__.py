@@ -7,8 +7,8 @@ import logging
 import os
 import sys
 
-from climb.train.spec import TrainSpec
 from climb.train.climb_trainer import STOPPED_EXIT_CODE
+from climb.train.spec import TrainSpec
 from climb.train.trainer import TrainError, TrainingStopped, run_training
 
 

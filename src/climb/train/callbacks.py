@@ -11,8 +11,14 @@ from typing import Any
 from transformers import TrainerCallback
 
 # Dense bf16 peak per GPU (TFLOP/s), the denominator of MFU. CLIMB_PEAK_TFLOPS overrides.
-PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0,
-               "A10": 125.0}
+PEAK_TFLOPS = {
+    "H200": 989.0,
+    "H100": 989.0,
+    "A100": 312.0,
+    "L40S": 362.0,
+    "L4": 121.0,
+    "A10": 125.0,
+}
 
 
 def peak_flops() -> float | None:
@@ -60,8 +66,9 @@ class ThroughputCallback(TrainerCallback):
         """Real tokens per second over this session (tokens before a resume excluded)."""
         return (tokens_total - self._session_tokens0) / max(seconds, 1e-9)
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None,
-               **kwargs: Any) -> None:
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any
+    ) -> None:
         """Add throughput figures to the Trainer's log dict."""
         if logs is None or self._t0 is None:
             return
@@ -73,8 +80,11 @@ class ThroughputCallback(TrainerCallback):
             logs["step_time_s"] = (now - self._t0) / steps
             if self.peak and self.flops_per_token:
                 logs["mfu"] = rate * self.flops_per_token / (self.peak * self.world)
-            self._t0, self._tokens0, self._step0 = now, state.num_input_tokens_seen, \
-                state.global_step
+            self._t0, self._tokens0, self._step0 = (
+                now,
+                state.num_input_tokens_seen,
+                state.global_step,
+            )
         import torch
 
         if torch.cuda.is_available():
@@ -92,16 +102,24 @@ class MlflowMetricsCallback(TrainerCallback):
         self.client = MlflowClient(tracking_uri=tracking_uri)
         self.run_id = run_id
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None,
-               **kwargs: Any) -> None:
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any
+    ) -> None:
         """Send the numeric entries of a log to MLflow at the current global step."""
         if not state.is_world_process_zero or not logs:
             return
         from mlflow.entities import Metric
 
         ts = int(time.time() * 1000)
-        metrics = [Metric(k.replace("train_", "train/") if k.startswith("train_") else k,
-                          float(v), ts, state.global_step)
-                   for k, v in logs.items() if isinstance(v, int | float)]
+        metrics = [
+            Metric(
+                k.replace("train_", "train/") if k.startswith("train_") else k,
+                float(v),
+                ts,
+                state.global_step,
+            )
+            for k, v in logs.items()
+            if isinstance(v, int | float)
+        ]
         if metrics:
             self.client.log_batch(self.run_id, metrics=metrics)

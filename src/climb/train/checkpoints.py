@@ -28,8 +28,11 @@ def complete_checkpoints(root: Path) -> list[Path]:
     """Return the complete checkpoints under `root`, oldest step first."""
     if not root.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in root.iterdir()
-             if p.is_dir() and (m := CHECKPOINT.match(p.name))]
+    found = [
+        (int(m.group(1)), p)
+        for p in root.iterdir()
+        if p.is_dir() and (m := CHECKPOINT.match(p.name))
+    ]
     return [p for _, p in sorted(found)]
 
 
@@ -115,7 +118,7 @@ def remote_checkpoints(uri: str, client: Any = None) -> list[str]:
     names = set()
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=lead):
         for obj in page.get("Contents", []):
-            parts = obj["Key"][len(lead):].split("/")
+            parts = obj["Key"][len(lead) :].split("/")
             if len(parts) == 2 and parts[1] == MARKER and CHECKPOINT.match(parts[0]):
                 names.add(parts[0])
     return sorted(names, key=lambda n: int(n.split("-")[1]))
@@ -135,7 +138,7 @@ def download_latest(uri: str, root: Path, client: Any = None) -> Path | None:
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base + "/")
     for page in pages:
         for obj in page.get("Contents", []):
-            rel = obj["Key"][len(base) + 1:]
+            rel = obj["Key"][len(base) + 1 :]
             if rel == MARKER:
                 continue
             target = staging / rel

@@ -33,10 +33,14 @@ class ClimbTrainer(Trainer):
         self.checkpoint_uri = checkpoint_uri
 
     def _save_checkpoint(self, model: Any, trial: Any) -> None:
-        root = Path(self.args.output_dir)
+        root = Path(str(self.args.output_dir))
         staging = str(root / STAGING)
+
+        def to_staging(trial: Any = None) -> str:
+            return staging
+
         # The parent writes wherever _get_output_dir points: send it to the staging area.
-        self._get_output_dir = lambda trial=None: staging  # type: ignore[method-assign]
+        self._get_output_dir = to_staging  # type: ignore[method-assign]
         try:
             super()._save_checkpoint(model, trial)
         finally:

@@ -131,7 +131,11 @@ def training_arguments(spec: TrainSpec, cfg: TrainConfig, cuda: bool) -> Any:
 
 def data_collator(tokenizer: Any, cfg: TrainConfig, columns: list[str]) -> Any:
     """Return the collator: flattening (padding-free) or dynamic padding, or pre-packed rows."""
-    from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening, default_data_collator
+    from transformers import (
+        DataCollatorForSeq2Seq,
+        DataCollatorWithFlattening,
+        default_data_collator,
+    )
 
     if "position_ids" in columns:  # rows packed by the data stage: equal length, ids per document
         return default_data_collator
@@ -205,8 +209,10 @@ def run_training(spec: TrainSpec) -> TrainResult | None:
     out = trainer.train(resume_from_checkpoint=last)
     seconds = time.perf_counter() - start
     if stopper.stopped_at is not None:
-        raise TrainingStopped(f"stopped at step {stopper.stopped_at} on a signal; checkpoint "
-                              f"saved in {args.output_dir}; rerun to resume")
+        raise TrainingStopped(
+            f"stopped at step {stopper.stopped_at} on a signal; checkpoint "
+            f"saved in {args.output_dir}; rerun to resume"
+        )
     if not trainer.is_world_process_zero():
         return None
     final = Path(spec.output_dir) / ("adapter" if cfg.method != "full" else "model")
