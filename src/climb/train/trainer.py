@@ -62,6 +62,9 @@ def build_model(model_path: str, cfg: TrainConfig, cuda: bool) -> Any:
             bnb_4bit_compute_dtype=torch.bfloat16,
         )
     model = AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
+    # No KV cache in training: it wastes memory, and transformers only builds packed-sequence
+    # (block-diagonal) masks from position ids when no cache is passed.
+    model.config.use_cache = False
     if cfg.method == "full":
         return model
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
@@ -129,21 +132,6 @@ def training_arguments(spec: TrainSpec, cfg: TrainConfig, cuda: bool) -> Any:
     )
 
 
-def data_collator(tokenizer: Any, cfg: TrainConfig, columns: list[str]) -> Any:
-    """Return the collator: flattening (padding-free) or dynamic padding, or pre-packed rows."""
-    from transformers import (
-        DataCollatorForSeq2Seq,
-        DataCollatorWithFlattening,
-        default_data_collator,
-    )
-
-    if "position_ids" in columns:  # rows packed by the data stage: equal length, ids per document
-        return default_data_collator
-    if cfg.packing == "padding_free":
-        return DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
-    return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
-
-
 def resume_point(root: Path, cfg: TrainConfig, is_main: bool) -> str | None:
     """Return the newest complete checkpoint to resume from (fetched from S3 if only there)."""
     from climb.train.checkpoints import discard_staging, download_latest, latest_checkpoint
@@ -175,6 +163,7 @@ def run_training(spec: TrainSpec) -> TrainResult | None:
 
     from climb.train.callbacks import MlflowMetricsCallback, ThroughputCallback
     from climb.train.climb_trainer import ClimbTrainer, StopOnSignal
+    from climb.train.collate import data_collator
 
     cfg = spec.train_config
     cuda = torch.cuda.is_available()
@@ -198,7 +187,7 @@ def run_training(spec: TrainSpec) -> TrainResult | None:
         args=args,
         train_dataset=train_ds,
         processing_class=tokenizer,
-        data_collator=data_collator(tokenizer, cfg, train_ds.column_names),
+        data_collator=data_collator(tokenizer, cfg.packing, train_ds.column_names),
         callbacks=callbacks,
         checkpoint_uri=cfg.checkpoint_uri,
     )
