@@ -183,5 +183,6 @@ def test_failure_propagates_with_log_tail(tmp_path: Path, tiny_model: Path) -> N
     )
     with pytest.raises(LaunchError) as err:
         _launch(spec)
+    assert "prepared dataset" in str(err.value) and "run the data stage first" in str(err.value)
     assert "exit code" in str(err.value)
-    assert any("prepared dataset" in line for line in err.value.tail)
+    assert not err.value.resumable

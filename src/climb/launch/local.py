@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -22,11 +23,27 @@ from climb.train.spec import TrainResult, TrainSpec
 
 
 class LaunchError(RuntimeError):
-    """Training failed or timed out; `tail` holds the last lines of its output."""
+    """Training failed or timed out; `tail` holds the last lines of its output and `resumable`
+    says whether it stopped on request after saving a checkpoint (a rerun resumes from it)."""
 
-    def __init__(self, message: str, tail: list[str] | None = None) -> None:
+    def __init__(
+        self, message: str, tail: list[str] | None = None, resumable: bool = False
+    ) -> None:
         super().__init__(message)
         self.tail = tail or []
+        self.resumable = resumable
+
+
+_CAUSE = re.compile(r"^(climb\.train: |\w+(Error|Exception): )")
+
+
+def root_cause(lines: list[str]) -> str | None:
+    """Return the trainer's own error line (or the last exception line) from a log, if any."""
+    own = [line for line in lines if line.startswith("climb.train: ")]
+    if own:
+        return own[-1]
+    errors = [line for line in lines if _CAUSE.match(line)]
+    return errors[-1] if errors else None
 
 
 def _free_port() -> int:
@@ -85,6 +102,7 @@ def launch_local(
     (out / "result.json").unlink(missing_ok=True)
     cmd = torchrun_command(spec_path, cfg.nproc)
     tail: collections.deque[str] = collections.deque(maxlen=40)
+    causes: collections.deque[str] = collections.deque(maxlen=20)
     log_path = out / "train.log"
     proc = subprocess.Popen(
         cmd,
@@ -110,6 +128,8 @@ def launch_local(
             for line in proc.stdout:
                 line = line.rstrip("\n")
                 tail.append(line)
+                if _CAUSE.match(line):
+                    causes.append(line)
                 log_file.write(line + "\n")
                 log_file.flush()
                 on_line(line)
@@ -124,6 +144,14 @@ def launch_local(
             f"training exceeded launcher.timeout_s={cfg.timeout_s} and was stopped", list(tail)
         )
     if code != 0:
+        cause = root_cause(list(causes))
+        if cause and "stopped at step" in cause:
+            raise LaunchError(cause, [*causes, *tail], resumable=True)
+        if cause:
+            raise LaunchError(
+                f"training failed: {cause} (torchrun exit code {code}; log: {log_path})",
+                [*causes, *tail],
+            )
         raise LaunchError(
             f"training failed (torchrun exit code {code}); log: {log_path}", list(tail)
         )
