@@ -5,6 +5,7 @@ processes than GPUs), or name a suite or data file that does not exist.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from climb.config import ConfigError, ExperimentConfig
@@ -17,6 +18,12 @@ def _cuda_devices() -> int:
         return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
     except ImportError:  # the flow-runner image has no torch; training runs elsewhere
         return -1
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 def preflight(cfg: ExperimentConfig) -> None:
@@ -51,11 +58,34 @@ def preflight(cfg: ExperimentConfig) -> None:
                 )
             if cfg.launcher.backend == "nccl":
                 problems.append("launcher.backend: nccl needs GPUs; use auto or gloo on CPU")
+            cores = os.cpu_count() or 1
+            if cfg.launcher.nproc > cores:
+                problems.append(
+                    f"launcher.nproc: {cfg.launcher.nproc} processes but this machine has "
+                    f"{cores} CPU core(s) and no GPU; lower launcher.nproc to at most {cores}"
+                )
+            if cfg.train.liger_kernel:
+                problems.append("train.liger_kernel: Liger kernels need a GPU; set it to false")
         elif gpus > 0 and cfg.launcher.nproc > gpus:
             problems.append(
                 f"launcher.nproc: {cfg.launcher.nproc} processes but only {gpus} "
                 "GPU(s) here; lower launcher.nproc"
             )
+    if cfg.train.attn_implementation == "flash_attention_2" and not _importable("flash_attn"):
+        problems.append(
+            "train.attn_implementation: flash_attention_2 needs the `flash_attn` package, which "
+            "is not installed; use sdpa or flex_attention"
+        )
+    if (
+        cfg.publish.enabled
+        and cfg.publish.mode == "push"
+        and not os.environ.get(cfg.publish.token_env)
+    ):
+        problems.append(
+            f"publish.mode: push needs a Hub token in ${cfg.publish.token_env} and "
+            "it is not set; export it (or map the Kubernetes secret) or use "
+            "publish.mode=dry-run"
+        )
     if cfg.eval.device == "cuda" and _cuda_devices() == 0:
         problems.append("eval.device: cuda requested but no GPU is available; use auto or cpu")
     if problems:
