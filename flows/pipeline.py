@@ -42,7 +42,10 @@ def leaderboard_pipeline(
     try:
         base = resolve_base_model(ctx)
         data = prepare_data(ctx, base)
-        candidate = fine_tune(ctx, base, data)
+        launcher = ctx.config.launcher
+        candidate = fine_tune.with_options(
+            retries=launcher.retries, retry_delay_seconds=launcher.retry_delay_s
+        )(ctx, base, data)
         result = evaluate_candidate(ctx, candidate)
         reference = reference_scores(ctx, base)
         decision = decide(ctx, result, reference)

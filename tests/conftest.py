@@ -87,3 +87,64 @@ def tiny_model(smollm2, tmp_path_factory) -> Path:
     model.save_pretrained(out)
     tok.save_pretrained(out)
     return out
+
+
+def free_port() -> int:
+    """Return a free TCP port on 127.0.0.1."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory):
+    """A real Prefect server on SQLite for the session (climb's own starter, a free port);
+    PREFECT_API_URL / PREFECT_HOME point at it while it runs. Yields (api_url, StateDir)."""
+    from climb.servers import ensure_prefect_server, prefect_env, stop_prefect_server
+    from climb.state import StateDir
+
+    state = StateDir.at(tmp_path_factory.mktemp("prefect-state"))
+    saved = {k: os.environ.get(k) for k in ("PREFECT_API_URL", "PREFECT_HOME")}
+    os.environ.pop("PREFECT_API_URL", None)
+    api, started = ensure_prefect_server(state, port=free_port(), timeout_s=180)
+    assert started
+    os.environ["PREFECT_API_URL"] = api
+    os.environ["PREFECT_HOME"] = prefect_env(state)["PREFECT_HOME"]
+    yield api
+    stop_prefect_server(state)
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture
+def tiny_experiment(tmp_path: Path, tiny_model: Path):
+    """Write a config for the tiny model (demo data, small limits) with overrides; returns a
+    factory `make(**sections) -> Path` whose keyword arguments update config sections."""
+
+    def make(name: str = "tiny", **sections: dict) -> Path:
+        import yaml
+
+        cfg = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+        cfg["name"] = name
+        cfg["state_dir"] = str(tmp_path / "state")
+        cfg["model"] = {"base": str(tiny_model), "name": "tiny-random-llama"}
+        cfg["data"]["sources"][0]["path"] = str(REPO / "data" / "demo" / "instructions.jsonl")
+        cfg["train"].update({"max_steps": 2, "batch_size": 2, "save_steps": 1000})
+        cfg["eval"].update({"limit": 1, "batch_size": 4})
+        cfg["tracking"] = {"experiment": name, "uri": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+        cfg["promotion"]["registered_model"] = f"{name}-model"
+        for section, values in sections.items():
+            if isinstance(cfg.get(section), dict) and isinstance(values, dict):
+                cfg[section].update(values)
+            else:
+                cfg[section] = values
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        return path
+
+    return make

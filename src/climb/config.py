@@ -319,6 +319,14 @@ class LauncherConfig(Section):
     nproc: int = Field(default=1, ge=1, le=64)
     backend: Literal["auto", "gloo", "nccl"] = "auto"
     timeout_s: int = Field(default=6 * 3600, ge=10, description="Deadline of the whole run.")
+    retries: int = Field(
+        default=1,
+        ge=0,
+        le=10,
+        description="Reruns of a failed training (each resumes from "
+        "the newest complete checkpoint).",
+    )
+    retry_delay_s: float = Field(default=30.0, ge=0.0, le=3600.0)
     namespace: str = Field(default="climb", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     context: str | None = Field(
         default=None,

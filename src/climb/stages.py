@@ -136,6 +136,7 @@ def train(ctx: RunContext, base: dict[str, Any], data: dict[str, Any]) -> dict[s
         "last_loss": result.last_loss,
         "tokens_per_s": result.tokens_per_s,
         "global_step": result.global_step,
+        "resumed_from": result.resumed_from,
         "seconds": seconds,
     }
 

@@ -10,42 +10,12 @@ skipped. Starts: Prefect server (subprocess), torchrun (2 processes, gloo).
 from __future__ import annotations
 
 import json
-import os
-import socket
 from pathlib import Path
 
 import pytest
 import yaml
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def prefect_api(tmp_path_factory):
-    """A real Prefect server on SQLite for this module; yields its API URL."""
-    from climb.servers import ensure_prefect_server, prefect_env, stop_prefect_server
-    from climb.state import StateDir
-
-    state = StateDir.at(tmp_path_factory.mktemp("prefect-state"))
-    saved = {k: os.environ.get(k) for k in ("PREFECT_API_URL", "PREFECT_HOME")}
-    os.environ.pop("PREFECT_API_URL", None)
-    api, started = ensure_prefect_server(state, port=_free_port(), timeout_s=180)
-    assert started
-    os.environ["PREFECT_API_URL"] = api
-    os.environ["PREFECT_HOME"] = prefect_env(state)["PREFECT_HOME"]
-    yield api
-    stop_prefect_server(state)
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
 
 
 @pytest.fixture

@@ -186,3 +186,18 @@ def test_failure_propagates_with_log_tail(tmp_path: Path, tiny_model: Path) -> N
     assert "prepared dataset" in str(err.value) and "run the data stage first" in str(err.value)
     assert "exit code" in str(err.value)
     assert not err.value.resumable
+
+
+def test_rerun_after_the_final_checkpoint_takes_no_extra_step(
+    reference, tmp_path: Path, tiny_model: Path, dataset: Path
+) -> None:
+    """A run killed after its last checkpoint but before it exited is finished, not extended."""
+    ref, _ = reference
+    spec = _spec(tiny_model, dataset, tmp_path, max_steps=10)
+    first = _launch(spec)
+    assert first.global_step == 10
+    (tmp_path / "result.json").unlink()  # as if killed before reporting
+    again = _launch(spec)
+    assert again.global_step == 10
+    assert again.resumed_from is not None and again.resumed_from.endswith("checkpoint-10")
+    assert again.train_loss == pytest.approx(first.train_loss, rel=1e-2)

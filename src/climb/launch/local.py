@@ -143,6 +143,11 @@ def launch_local(
         raise LaunchError(
             f"training exceeded launcher.timeout_s={cfg.timeout_s} and was stopped", list(tail)
         )
+    if code != 0 and (out / "result.json").is_file():
+        # Rank 0 finished and wrote its result (atomically) in this attempt; the non-zero exit
+        # came later (e.g. killed while shutting down). The model is complete: keep it.
+        on_line(f"climb: torchrun exited {code} after training completed; using the result")
+        return TrainResult.read(out)
     if code != 0:
         cause = root_cause(list(causes))
         if cause and "stopped at step" in cause:

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 
+from climb.train.callbacks import NonFiniteLossError
 from climb.train.climb_trainer import STOPPED_EXIT_CODE
 from climb.train.spec import TrainSpec
 from climb.train.trainer import TrainError, TrainingStopped, run_training
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     hf_logging.disable_progress_bar()
     try:
         result = run_training(TrainSpec.read(args.spec))
-    except TrainError as exc:
+    except (TrainError, NonFiniteLossError) as exc:
         print(f"climb.train: {exc}", file=sys.stderr)
         return 2
     except TrainingStopped as exc:

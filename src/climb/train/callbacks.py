@@ -4,6 +4,7 @@ from rank 0 only.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import Any
@@ -91,6 +92,26 @@ class ThroughputCallback(TrainerCallback):
             logs["gpu_mem_gb"] = torch.cuda.max_memory_allocated() / 1e9
         if "loss" in logs:
             self.losses.append(float(logs["loss"]))
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite: the run is diverging or the inputs are bad."""
+
+
+class FailOnNonFiniteLoss(TrainerCallback):
+    """Stops training with an error as soon as a logged loss or grad norm is NaN or infinite."""
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any
+    ) -> None:
+        """Raise NonFiniteLossError on a non-finite loss / grad_norm."""
+        for key in ("loss", "grad_norm"):
+            value = (logs or {}).get(key)
+            if isinstance(value, int | float) and not math.isfinite(value):
+                raise NonFiniteLossError(
+                    f"{key} is {value} at step {state.global_step}: training diverged (lower "
+                    "train.lr, check the data) - no adapter was saved"
+                )
 
 
 class MlflowMetricsCallback(TrainerCallback):

@@ -152,6 +152,20 @@ def _barrier() -> None:
         dist.barrier()
 
 
+def _checkpoint_step(path: str) -> int:
+    return int(Path(path).name.rsplit("-", 1)[1])
+
+
+def _finish_from_checkpoint(trainer: Any, checkpoint: str) -> float:
+    """Load a final checkpoint's weights and state into `trainer`; return its mean loss."""
+    from transformers import TrainerState
+
+    trainer._load_from_checkpoint(checkpoint)
+    trainer.state = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json"))
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    return float(sum(losses) / len(losses)) if losses else float("nan")
+
+
 def run_training(spec: TrainSpec) -> TrainResult | None:
     """Train as described by `spec`; rank 0 returns the result (others return None).
 
@@ -161,7 +175,11 @@ def run_training(spec: TrainSpec) -> TrainResult | None:
     import torch
     from transformers import AutoTokenizer, set_seed
 
-    from climb.train.callbacks import MlflowMetricsCallback, ThroughputCallback
+    from climb.train.callbacks import (
+        FailOnNonFiniteLoss,
+        MlflowMetricsCallback,
+        ThroughputCallback,
+    )
     from climb.train.climb_trainer import ClimbTrainer, StopOnSignal
     from climb.train.collate import data_collator
 
@@ -179,7 +197,7 @@ def run_training(spec: TrainSpec) -> TrainResult | None:
     args = training_arguments(spec, cfg, cuda)
     stopper = StopOnSignal()
     throughput = ThroughputCallback(model, cfg.method)
-    callbacks: list[Any] = [throughput, stopper]
+    callbacks: list[Any] = [throughput, stopper, FailOnNonFiniteLoss()]
     if spec.mlflow_tracking_uri and spec.mlflow_run_id and args.process_index == 0:
         callbacks.append(MlflowMetricsCallback(spec.mlflow_tracking_uri, spec.mlflow_run_id))
     trainer = ClimbTrainer(
@@ -195,7 +213,13 @@ def run_training(spec: TrainSpec) -> TrainResult | None:
     if last:
         log.info("resuming from %s", last)
     start = time.perf_counter()
-    out = trainer.train(resume_from_checkpoint=last)
+    if last and _checkpoint_step(last) >= cfg.max_steps:
+        # Killed after the final checkpoint but before it finished: nothing left to train
+        # (the Trainer would take one extra step); finish from that checkpoint.
+        log.info("checkpoint %s already holds step %d; finishing from it", last, cfg.max_steps)
+        training_loss = _finish_from_checkpoint(trainer, last)
+    else:
+        training_loss = float(trainer.train(resume_from_checkpoint=last).training_loss)
     seconds = time.perf_counter() - start
     if stopper.stopped_at is not None:
         raise TrainingStopped(
@@ -217,7 +241,7 @@ def run_training(spec: TrainSpec) -> TrainResult | None:
         adapter_path=str(final),
         method=cfg.method,
         global_step=trainer.state.global_step,
-        train_loss=float(out.training_loss),
+        train_loss=training_loss,
         first_loss=throughput.losses[0] if throughput.losses else None,
         last_loss=throughput.losses[-1] if throughput.losses else None,
         tokens=tokens,
