@@ -189,10 +189,9 @@ def test_failure_propagates_with_log_tail(tmp_path: Path, tiny_model: Path) -> N
 
 
 def test_rerun_after_the_final_checkpoint_takes_no_extra_step(
-    reference, tmp_path: Path, tiny_model: Path, dataset: Path
+    tmp_path: Path, tiny_model: Path, dataset: Path
 ) -> None:
     """A run killed after its last checkpoint but before it exited is finished, not extended."""
-    ref, _ = reference
     spec = _spec(tiny_model, dataset, tmp_path, max_steps=10)
     first = _launch(spec)
     assert first.global_step == 10
