@@ -85,7 +85,9 @@ class FakeHub:
             self.server.shutdown()
             self.server.server_close()
 
-    def new_commit(self, repo: Repo, message: str, files: dict[str, bytes], lfs: set[str]) -> Commit:
+    def new_commit(
+        self, repo: Repo, message: str, files: dict[str, bytes], lfs: set[str]
+    ) -> Commit:
         oid = hashlib.sha1(f"{repo.repo_id}{len(repo.commits)}{message}".encode()).hexdigest()
         commit = Commit(oid, message, files, lfs)
         repo.commits.append(commit)
@@ -207,7 +209,13 @@ class HubHandler(BaseHTTPRequestHandler):
         if repo:
             siblings = [{"rfilename": p} for p in sorted(repo.head.files)]
             self._send(
-                200, {"id": repo.repo_id, "private": repo.private, "sha": repo.head.oid, "siblings": siblings}
+                200,
+                {
+                    "id": repo.repo_id,
+                    "private": repo.private,
+                    "sha": repo.head.oid,
+                    "siblings": siblings,
+                },
             )
 
     def preupload(self, g: dict[str, str], __: Any) -> None:
@@ -225,7 +233,14 @@ class HubHandler(BaseHTTPRequestHandler):
             oid = None
             if old is not None:
                 oid = hashlib.sha256(old).hexdigest() if lfs else git_blob_oid(old)
-            out.append({"path": f["path"], "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False, "oid": oid})
+            out.append(
+                {
+                    "path": f["path"],
+                    "uploadMode": "lfs" if lfs else "regular",
+                    "shouldIgnore": False,
+                    "oid": oid,
+                }
+            )
         self._send(200, {"files": out})
 
     def lfs_batch(self, g: dict[str, str], __: Any) -> None:
@@ -268,7 +283,9 @@ class HubHandler(BaseHTTPRequestHandler):
                 return
             header = next(x["value"] for x in lines if x["key"] == "header")
             if header.get("parentCommit") and header["parentCommit"] != repo.head.oid:
-                self._send(412, {"error": "A commit has happened since. Please refresh and try again."})
+                self._send(
+                    412, {"error": "A commit has happened since. Please refresh and try again."}
+                )
                 return
             files, lfs = dict(repo.head.files), set(repo.head.lfs)
             for item in lines:
@@ -299,9 +316,18 @@ class HubHandler(BaseHTTPRequestHandler):
             return
         entries = []
         for p, data in sorted(repo.head.files.items()):
-            entry: dict[str, Any] = {"type": "file", "oid": git_blob_oid(data), "size": len(data), "path": p}
+            entry: dict[str, Any] = {
+                "type": "file",
+                "oid": git_blob_oid(data),
+                "size": len(data),
+                "path": p,
+            }
             if p in repo.head.lfs:
-                entry["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
+                entry["lfs"] = {
+                    "oid": hashlib.sha256(data).hexdigest(),
+                    "size": len(data),
+                    "pointerSize": 134,
+                }
             entries.append(entry)
         self._send(200, entries)
 

@@ -54,7 +54,9 @@ def context(config: Path) -> RunContext:
     return start_pipeline(str(config), [], flow_run_id="test-flow-run")
 
 
-def result(average: float, scores: dict[str, float] | None = None, limit: int = 2) -> dict[str, Any]:
+def result(
+    average: float, scores: dict[str, float] | None = None, limit: int = 2
+) -> dict[str, Any]:
     """A suite result as `evaluate_model` returns it; task scores 0..1, average in points."""
     scores = scores or {t: average / 100 for t in TASKS}
     return {

@@ -30,8 +30,20 @@ RESULT = {
     "deviations": [],
     "model": {"name": "tiny + lora", "digest": "abc", "dtype": "float32"},
     "tasks": {
-        "arc_challenge": {"score": 0.5, "stderr": 0.1, "metric": "acc_norm", "num_fewshot": 25, "n": 2},
-        "hellaswag": {"score": 0.25, "stderr": 0.1, "metric": "acc_norm", "num_fewshot": 10, "n": 2},
+        "arc_challenge": {
+            "score": 0.5,
+            "stderr": 0.1,
+            "metric": "acc_norm",
+            "num_fewshot": 25,
+            "n": 2,
+        },
+        "hellaswag": {
+            "score": 0.25,
+            "stderr": 0.1,
+            "metric": "acc_norm",
+            "num_fewshot": 10,
+            "n": 2,
+        },
         "mmlu": {"score": 0.3, "stderr": 0.05, "metric": "acc", "num_fewshot": 5, "n": 114},
         "truthfulqa_mc2": {"score": 0.61, "stderr": 0.1, "metric": "acc", "num_fewshot": 0, "n": 2},
     },
@@ -97,7 +109,9 @@ def cfg(server: FakeHub, **kw: object) -> PublishConfig:
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
 
 
 def test_push_creates_private_repo_with_exact_contents(hub, tmp_path: Path) -> None:

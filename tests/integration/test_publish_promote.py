@@ -47,7 +47,9 @@ def hub(monkeypatch: pytest.MonkeyPatch):
 
 def decision_for(cand: dict, ref: dict | None) -> dict:
     ref_scores = Scores.from_result(ref) if ref else None
-    d = decide(Scores.from_result(cand), ref_scores, PromotionConfig(registered_model=MODEL), "base")
+    d = decide(
+        Scores.from_result(cand), ref_scores, PromotionConfig(registered_model=MODEL), "base"
+    )
     return d.to_dict()
 
 

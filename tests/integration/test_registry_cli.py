@@ -26,7 +26,9 @@ def pipeline(config: Path, label: str, avg: float, ref: dict) -> dict:
     ctx = context(config)
     cand, res = candidate(ctx, label), result(avg)
     ref_scores = Scores.from_result(ref["result"])
-    decision = decide(Scores.from_result(res), ref_scores, PromotionConfig(registered_model=MODEL), ref["kind"])
+    decision = decide(
+        Scores.from_result(res), ref_scores, PromotionConfig(registered_model=MODEL), ref["kind"]
+    )
     out = stages.register_and_promote(ctx, cand, res, decision.to_dict(), ref)
     return {**out, "result": res}
 
@@ -36,8 +38,12 @@ def registry_with_history(tmp_path_factory: pytest.TempPathFactory, tmp_path: Pa
     uri = sqlite_copy(sqlite_template(tmp_path_factory.getbasetemp()), tmp_path)
     config = write_config(tmp_path, uri=uri, model=MODEL, name="cli")
     one = pipeline(config, "one", 40.0, {"kind": "base", "version": None, "result": result(30.0)})
-    two = pipeline(config, "two", 50.0, {"kind": "champion", "version": "1", "result": one["result"]})
-    three = pipeline(config, "three", 45.0, {"kind": "champion", "version": "2", "result": two["result"]})
+    two = pipeline(
+        config, "two", 50.0, {"kind": "champion", "version": "1", "result": one["result"]}
+    )
+    three = pipeline(
+        config, "three", 45.0, {"kind": "champion", "version": "2", "result": two["result"]}
+    )
     assert [x["promotion"]["promoted"] for x in (one, two, three)] == [True, True, False]
     return config, client_for(uri), tmp_path / "outbox" / "climb-org__reg-model"
 
@@ -58,11 +64,16 @@ def test_leaderboard_promote_and_rollback(registry_with_history) -> None:
     as_json = json.loads(runner.invoke(app, ["leaderboard", str(config), "--json"]).output)
     assert [e["version"] for e in as_json] == ["2", "3", "1"]
 
-    back = runner.invoke(app, ["rollback", str(config), "--reason", "worse on our evals", "--by", "alice"])
+    back = runner.invoke(
+        app, ["rollback", str(config), "--reason", "worse on our evals", "--by", "alice"]
+    )
     assert back.exit_code == 0, back.output
     assert "champion: version 1 (was 2)" in back.output and champion(client) == "1"
     tags = client.get_model_version(MODEL, "1").tags
-    assert tags["climb.rollback_by"] == "alice" and tags["climb.rollback_reason"] == "worse on our evals"
+    assert (
+        tags["climb.rollback_by"] == "alice"
+        and tags["climb.rollback_reason"] == "worse on our evals"
+    )
     card = (outbox / "README.md").read_text()
     assert "rollback by alice: worse on our evals" in card
     assert (outbox / "adapter_model.safetensors").read_bytes() == b"weights of one" * 64
@@ -72,7 +83,9 @@ def test_leaderboard_promote_and_rollback(registry_with_history) -> None:
     assert len(runs) == 1 and runs[0].data.tags["climb.by"] == "alice"
     assert runs[0].info.status == "FINISHED" and runs[0].data.tags["climb.previous"] == "2"
 
-    manual = runner.invoke(app, ["promote", "3", str(config), "--reason", "human eval", "--by", "bob"])
+    manual = runner.invoke(
+        app, ["promote", "3", str(config), "--reason", "human eval", "--by", "bob"]
+    )
     assert manual.exit_code == 0, manual.output
     assert champion(client) == "3"
     assert "challenger" not in client.get_registered_model(MODEL).aliases  # it became champion

@@ -12,6 +12,7 @@ Starts: `mlflow server` (SQLite, own process group, stopped at the end) and 6 wo
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import traceback
 from pathlib import Path
@@ -51,7 +52,9 @@ def promote(config: Path, label: str, average: float, reference: dict[str, Any])
     return {"ctx": ctx, "cand": cand, "res": res, "decision": decision, "reference": reference}
 
 
-def worker(config: Path, label: str, average: float, reference: dict, barrier: Any, go: Any, out: Any) -> None:
+def worker(
+    config: Path, label: str, average: float, reference: dict, barrier: Any, go: Any, out: Any
+) -> None:
     try:
         prepared = promote(config, label, average, reference)
         assert prepared["decision"]["promote"], prepared["decision"]
@@ -75,14 +78,18 @@ def plant_champion(config: Path) -> dict[str, Any]:
     return {"kind": "champion", "version": "1", "result": p["res"]}
 
 
-def run_workers(config: Path, specs: list[tuple[str, float]], reference: dict, slow: str | None = None):
+def run_workers(
+    config: Path, specs: list[tuple[str, float]], reference: dict, slow: str | None = None
+):
     barrier = FORK.Barrier(len(specs))
     go = FORK.Event()
     out = FORK.Queue()
     procs = {}
     for label, avg in specs:
         gate = go if label == slow else None
-        procs[label] = FORK.Process(target=worker, args=(config, label, avg, reference, barrier, gate, out))
+        procs[label] = FORK.Process(
+            target=worker, args=(config, label, avg, reference, barrier, gate, out)
+        )
         procs[label].start()
     results: dict[str, dict] = {}
     while len(results) < len(specs):
@@ -113,15 +120,15 @@ def test_four_pipelines_finishing_together_leave_one_champion_the_best(
     client = client_for(server)
     version_of = {label: r["promotion"]["version"] for label, r in results.items()}
     champion = client.get_model_version_by_alias("race", "champion")
-    assert str(champion.version) == version_of["b"]
+    assert str(champion.version) == version_of["b"], results
     assert sorted(version_of.values()) == ["2", "3", "4", "5"]
     events = history(client, "race")
     chain = [(e.version, e.previous) for e in events]
-    for (prev_version, _), (_, previous) in zip(chain, chain[1:], strict=False):
+    for (prev_version, _), (_, previous) in itertools.pairwise(chain):
         assert previous == prev_version, f"two moves from the same champion: {chain}"
     averages = [e.average for e in events]
     assert averages == sorted(averages) and len(set(averages)) == len(averages), averages
-    for label, done in results.items():
+    for done in results.values():
         if not done["promotion"]["promoted"]:
             assert "moved to version" in done["reason"], done["reason"]
     published = client.get_model_version("race", version_of["b"]).tags["climb.published"]
@@ -140,12 +147,14 @@ def test_a_slower_worse_candidate_never_overwrites_a_better_champion(
     assert fast["promotion"]["promoted"] is True
     assert slow["promotion"]["promoted"] is False  # it beat v1 when it decided, not v(fast)
     assert "moved to version" in slow["reason"] and "does not beat" in slow["reason"]
-    assert str(client.get_model_version_by_alias("race-slow", "champion").version) == fast[
-        "promotion"
-    ]["version"]
-    assert str(client.get_model_version_by_alias("race-slow", "challenger").version) == slow[
-        "promotion"
-    ]["version"]
+    assert (
+        str(client.get_model_version_by_alias("race-slow", "champion").version)
+        == fast["promotion"]["version"]
+    )
+    assert (
+        str(client.get_model_version_by_alias("race-slow", "challenger").version)
+        == slow["promotion"]["version"]
+    )
     assert slow["publish"]["mode"] == "skipped"
     published = client.get_model_version("race-slow", fast["promotion"]["version"]).tags
     assert outbox_digest(tmp_path) in published["climb.published"]

@@ -31,9 +31,11 @@ def plant_lock(client, holder: str, age_s: float) -> None:
 def test_lock_is_exclusive_and_released(client) -> None:
     with registry_lock(client, "m", timeout_s=5) as held:
         assert client.get_registered_model(f"m{LOCK_SUFFIX}").tags["holder"] == held.token
-        with pytest.raises(LockError, match="could not take the promotion lock"):
-            with registry_lock(client, "m", timeout_s=0.6, poll_s=0.1):
-                pass
+        with (
+            pytest.raises(LockError, match="could not take the promotion lock"),
+            registry_lock(client, "m", timeout_s=0.6, poll_s=0.1),
+        ):
+            pass
         held.assert_held()
     assert client.search_registered_models(f"name = 'm{LOCK_SUFFIX}'") == []
 
@@ -47,9 +49,11 @@ def test_stale_lock_of_a_dead_holder_is_broken(client) -> None:
 
 def test_fresh_lock_is_not_broken(client) -> None:
     plant_lock(client, "alive", age_s=1)
-    with pytest.raises(LockError):
-        with registry_lock(client, "m", timeout_s=0.5, stale_s=60, poll_s=0.1):
-            pass
+    with (
+        pytest.raises(LockError),
+        registry_lock(client, "m", timeout_s=0.5, stale_s=60, poll_s=0.1),
+    ):
+        pass
     assert client.get_registered_model(f"m{LOCK_SUFFIX}").tags["holder"] == "alive"
 
 
@@ -66,7 +70,9 @@ def test_heartbeat_keeps_a_long_holder_from_looking_stale(client) -> None:
 
     def contender() -> None:
         try:
-            with registry_lock(client_for(client.tracking_uri), "m", timeout_s=2.5, stale_s=stale_s):
+            with registry_lock(
+                client_for(client.tracking_uri), "m", timeout_s=2.5, stale_s=stale_s
+            ):
                 failures.append(AssertionError("took a lock that was held and beating"))
         except LockError:
             pass
@@ -89,7 +95,9 @@ def test_a_holder_that_lost_the_lock_moves_nothing(client, tmp_path: Path) -> No
         return True, "wins"
 
     with pytest.raises(LockLost, match="now held by usurper"):
-        release(client, "m", version, accept=accept, publish=None, kind="pipeline", by="t", reason="r")
+        release(
+            client, "m", version, accept=accept, publish=None, kind="pipeline", by="t", reason="r"
+        )
     assert get_champion(client, "m") is None
 
 
@@ -102,7 +110,16 @@ def test_publish_failure_leaves_the_alias_and_releases_the_lock(client, tmp_path
         raise RuntimeError("hub down")
 
     with pytest.raises(RuntimeError, match="hub down"):
-        release(client, "m", v2, accept=lambda c: (True, "ok"), publish=publish, kind="pipeline", by="t", reason="r")
+        release(
+            client,
+            "m",
+            v2,
+            accept=lambda c: (True, "ok"),
+            publish=publish,
+            kind="pipeline",
+            by="t",
+            reason="r",
+        )
     assert get_champion(client, "m").version == v1  # type: ignore[union-attr]
     assert "climb.published" not in client.get_model_version("m", v2).tags
     with registry_lock(client, "m", timeout_s=1):

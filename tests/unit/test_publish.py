@@ -176,12 +176,16 @@ def test_full_repo_id() -> None:
     assert PublishConfig(repo_id="team/m", organization="team").full_repo_id == "team/m"
 
 
-def test_outbox_replaces_an_older_copy_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_outbox_replaces_an_older_copy_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("HF_TOKEN", raising=False)
     folder, digest = _folder(tmp_path)
     state = StateDir.at(tmp_path / "state")
     first = Path(publish_folder(PublishConfig(repo_id="org/model"), folder, digest, state).location)
     (first / "stale.bin").write_bytes(b"old")
-    second = publish_folder(PublishConfig(repo_id="org/model", mode="dry-run"), folder, digest, state)
+    second = publish_folder(
+        PublishConfig(repo_id="org/model", mode="dry-run"), folder, digest, state
+    )
     assert Path(second.location) == first and not (first / "stale.bin").exists()
     assert "publish.mode=dry-run" in second.message

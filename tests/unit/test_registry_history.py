@@ -7,8 +7,12 @@ import pytest
 from climb.champion import ChampionError, Event, origin, rollback_target
 
 
-def ev(n: int, version: str, previous: str | None, kind: str = "pipeline", restores: str | None = None) -> Event:
-    return Event(f"{n:015d}-v{version}", version, previous, kind, "t", "r", float(n), 40.0 + n, restores)
+def ev(
+    n: int, version: str, previous: str | None, kind: str = "pipeline", restores: str | None = None
+) -> Event:
+    return Event(
+        f"{n:015d}-v{version}", version, previous, kind, "t", "r", float(n), 40.0 + n, restores
+    )
 
 
 def test_rollback_goes_to_the_version_that_was_replaced() -> None:
@@ -43,7 +47,9 @@ def test_version_promoted_twice_uses_its_latest_move() -> None:
         ([ev(1, "1", None), ev(2, "2", "7")], "2", "no history for the previous champion 7"),
     ],
 )
-def test_rollback_refuses_when_history_cannot_say(events: list[Event], current: str, message: str) -> None:
+def test_rollback_refuses_when_history_cannot_say(
+    events: list[Event], current: str, message: str
+) -> None:
     with pytest.raises(ChampionError, match=message):
         rollback_target(events, current)
 

@@ -67,7 +67,12 @@ def test_console_summary_shows_the_reason_given_under_the_lock() -> None:
 
 
 def test_plots_are_png_files(tmp_path: Path) -> None:
-    bar = scores_chart(SUMMARY["candidate_result"], SUMMARY["reference"]["result"], "champion v3", tmp_path / "a" / "scores.png")
+    bar = scores_chart(
+        SUMMARY["candidate_result"],
+        SUMMARY["reference"]["result"],
+        "champion v3",
+        tmp_path / "a" / "scores.png",
+    )
     alone = scores_chart(SUMMARY["candidate_result"], None, "base", tmp_path / "alone.png")
     events = [
         Event("1-v1", "1", None, "pipeline", "p", "r", 1.7e9, 40.0),
