@@ -58,9 +58,7 @@ def version_repo_folder(
     )
     config_yaml = Path(cfg_file).read_text()
     sources = [s["path"] for s in (yaml.safe_load(config_yaml) or {}).get("data", {})["sources"]]
-    from climb.stages import registry_download
-
-    weights = registry_download(client, mv.source, work / "weights")
+    weights = registry.download(client, mv.source, work / "weights")
     base_path = ""
     if cfg.publish.weights == "merged" and tags.get("climb.method") != "full":
         from climb.models import resolve_model

@@ -182,6 +182,8 @@ def promote_candidate(
             raise
     if not outcome.promoted:
         client.set_registered_model_alias(name, registry.CHALLENGER, version)
+    elif "climb.promotion_error" in (client.get_model_version(name, version).tags or {}):
+        client.delete_model_version_tag(name, version, "climb.promotion_error")  # retry won
     publication = outcome.publish or _not_published(cfg, outcome, client, name, version)
     tags = {
         "climb.version": version,

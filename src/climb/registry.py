@@ -199,6 +199,17 @@ def run_url(ui_base: str, experiment_id: str, run_id: str) -> str:
     return f"{ui_base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
+def download(client: Any, source: str, dst: Path) -> str:
+    """Download the artifacts at `source` (a version's `runs:/...` URI) into `dst`; return the
+    local folder."""
+    from mlflow.artifacts import download_artifacts
+
+    dst.mkdir(parents=True, exist_ok=True)
+    return str(
+        download_artifacts(artifact_uri=source, dst_path=str(dst), tracking_uri=client.tracking_uri)
+    )
+
+
 def log_artifacts(client: Any, run_id: str, folder: Path, artifact_path: str | None = None) -> None:
     """Upload a folder's files as artifacts of `run_id`."""
     client.log_artifacts(run_id, str(folder), artifact_path=artifact_path)

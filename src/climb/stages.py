@@ -17,12 +17,10 @@ from climb.evaluate.suites import load_suite
 from climb.launch.dispatch import launch
 from climb.models import resolve_model, weights_digest
 from climb.pipeline import RunContext, as_json, stage_run
-from climb.promotion import Decision, Scores, decide
-from climb.publish import PublishResult
+from climb.promotion import Scores, decide
 from climb.train.spec import TrainSpec
 
 log = logging.getLogger(__name__)
-RESULT_TAG = f"{registry.TAG_PREFIX}result"
 
 
 def resolve_base(ctx: RunContext) -> dict[str, Any]:
@@ -185,7 +183,7 @@ def champion_reference(ctx: RunContext, base: dict[str, Any]) -> dict[str, Any]:
     if recorded and all(recorded.get(k) == v for k, v in wanted.items()):
         return {"kind": "champion", "version": champ.version, "result": recorded}
     log.info("champion v%s was measured differently; re-evaluating it", champ.version)
-    weights = registry_download(client, champ.source, Path(ctx.run_dir) / "champion")
+    weights = registry.download(client, champ.source, Path(ctx.run_dir) / "champion")
     champ_base = resolve_model(champ.tags.get("climb.base_model_uri", cfg.model.base), ctx.state)
     full = champ.tags.get("climb.method") == "full"
     ref = {
@@ -195,16 +193,6 @@ def champion_reference(ctx: RunContext, base: dict[str, Any]) -> dict[str, Any]:
         "adapter_path": None if full else weights,
     }
     return {"kind": "champion", "version": champ.version, "result": evaluate(ctx, ref, "champion")}
-
-
-def registry_download(client: Any, source: str, dst: Path) -> str:
-    """Download a registered version's artifacts; return the local folder."""
-    from mlflow.artifacts import download_artifacts
-
-    dst.mkdir(parents=True, exist_ok=True)
-    return str(
-        download_artifacts(artifact_uri=source, dst_path=str(dst), tracking_uri=client.tracking_uri)
-    )
 
 
 def decide_promotion(
@@ -269,13 +257,3 @@ def register_and_promote(
     with stage_run(ctx, "promote") as run_id:
         out = promote_candidate(ctx, run_id, candidate, cand_result, decision, reference or {})
     return out
-
-
-def skipped_publish(reason: str) -> dict[str, Any]:
-    """The publish result when the stage does not run."""
-    return PublishResult("skipped", "", "", False, reason).to_dict()
-
-
-def reference_decision(decision: dict[str, Any]) -> Decision:
-    """Rebuild a Decision from its dict."""
-    return Decision(**decision)

@@ -119,6 +119,8 @@ def test_publish_first_then_alias_failed_push_keeps_champion_retry_converges(
     assert out2["publish"]["pushed"] is True
     assert repo.head.files["adapter_model.safetensors"] == b"weights of two" * 64
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "2"
+    assert "climb.promotion_error" not in client.get_model_version(MODEL, "2").tags
+    assert "challenger" not in client.get_registered_model(MODEL).aliases
     assert len(client.search_model_versions(f"name = '{MODEL}'")) == 2
     events = history(client, MODEL)
     assert [(e.version, e.previous, e.kind) for e in events] == [
