@@ -182,3 +182,22 @@ def test_champion_reference_reuses_recorded_scores_measured_the_same_way(
         "limit": 2,
         "data_source": "smoke",
     }
+
+
+def test_dry_run_with_a_token_in_the_environment_writes_it_nowhere(
+    hub: FakeHub, template: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    uri = sqlite_copy(template, tmp_path)
+    config = write_config(tmp_path, uri=uri, model=MODEL, publish={"mode": "dry-run"})
+    ctx = context(config)
+    cand, res, base = candidate(ctx, "dry"), result(55.0), result(40.0)
+    ref = {"kind": "base", "version": None, "result": base}
+    out = stages.register_and_promote(ctx, cand, res, decision_for(res, base), ref)
+    assert out["promotion"]["promoted"] and out["publish"]["mode"] == "outbox"
+    outbox = Path(out["publish"]["location"])
+    files = [p for p in outbox.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"README.md", "results.json", "adapter_model.safetensors"}
+    assert all(TOKEN.encode() not in p.read_bytes() for p in files)
+    assert TOKEN not in everything_mlflow_holds(uri, tmp_path)
+    assert TOKEN not in "".join(capfd.readouterr())
+    assert hub.repos == {}  # dry-run never talks to the Hub
