@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 
 class ConfigError(ValueError):
@@ -147,12 +155,12 @@ class PublishConfig(Section):
     """
 
     enabled: bool = True
-    repo_id: str = Field(min_length=1, pattern=r"^([A-Za-z0-9][\w.\-]*/)?[\w.\-]+$")
     organization: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9][\w.\-]*$",
         description="Hub user or organisation owning the repo (else the owner in repo_id).",
     )
+    repo_id: str = Field(min_length=1, pattern=r"^([A-Za-z0-9][\w.\-]*/)?[\w.\-]+$")
     private: bool = True
     token_env: str = Field(default="HF_TOKEN", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     mode: Literal["auto", "push", "dry-run"] = Field(
@@ -170,20 +178,21 @@ class PublishConfig(Section):
     outbox_dir: str | None = Field(default=None, description="Default: <state_dir>/outbox.")
     license: str = "apache-2.0"
 
-    @model_validator(mode="after")
-    def _owner(self) -> PublishConfig:
-        owner = self.repo_id.split("/")[0] if "/" in self.repo_id else None
-        if owner is None and self.organization is None:
+    @field_validator("repo_id")
+    @classmethod
+    def _owner(cls, repo_id: str, info: ValidationInfo) -> str:
+        org = info.data.get("organization")
+        owner = repo_id.split("/")[0] if "/" in repo_id else None
+        if owner is None and org is None:
             raise ValueError(
-                f"publish.repo_id {self.repo_id!r} has no owner: write it as OWNER/NAME "
-                "or set publish.organization"
+                f"{repo_id!r} does not match the pattern OWNER/NAME; "
+                "write the owner or set publish.organization"
             )
-        if owner is not None and self.organization is not None and owner != self.organization:
+        if owner is not None and org is not None and owner != org:
             raise ValueError(
-                f"publish.repo_id owner {owner!r} differs from publish.organization "
-                f"{self.organization!r}; keep one of them"
+                f"owner {owner!r} differs from publish.organization {org!r}; keep one of them"
             )
-        return self
+        return repo_id
 
     @property
     def full_repo_id(self) -> str:

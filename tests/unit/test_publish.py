@@ -159,7 +159,7 @@ def test_redact_removes_only_userinfo() -> None:
 @pytest.mark.parametrize(
     ("fields", "error"),
     [
-        ({"repo_id": "model"}, "has no owner"),
+        ({"repo_id": "model"}, "does not match the pattern OWNER/NAME"),
         ({"repo_id": "a/model", "organization": "b"}, "differs from publish.organization"),
         ({"repo_id": "a/b/c"}, "repo_id"),
         ({"repo_id": "a/m", "token_env": "HF TOKEN"}, "token_env"),
