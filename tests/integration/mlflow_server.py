@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,9 +24,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(folder: Path, timeout_s: float = 180.0) -> tuple[str, subprocess.Popen[bytes]]:
-    """Start `mlflow server` on 127.0.0.1 with its data in `folder`; return (url, process)."""
+def start(
+    folder: Path, template_db: Path | None = None, timeout_s: float = 180.0
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start `mlflow server` on 127.0.0.1 with its data in `folder`; return (url, process).
+
+    `template_db`: an already migrated, empty MLflow SQLite database to start from (saves the
+    server its schema migrations, ~10 s on a busy 2-core machine).
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    if template_db is not None:
+        shutil.copyfile(template_db, folder / "mlflow.db")
     port = free_port()
     mlflow_bin = Path(sys.executable).with_name("mlflow")
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}

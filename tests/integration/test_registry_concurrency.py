@@ -20,7 +20,7 @@ from typing import Any
 
 import mlflow_server
 import pytest
-from stage_helpers import candidate, context, result, write_config
+from stage_helpers import candidate, context, result, sqlite_template, write_config
 
 from climb import stages
 from climb.champion import history
@@ -36,7 +36,8 @@ FORK = mp.get_context("fork")
 def server(tmp_path_factory: pytest.TempPathFactory):
     import matplotlib.backends.backend_agg  # noqa: F401  (warm for the forked workers)
 
-    url, proc = mlflow_server.start(tmp_path_factory.mktemp("mlflow-server"))
+    template = sqlite_template(tmp_path_factory.getbasetemp())
+    url, proc = mlflow_server.start(tmp_path_factory.mktemp("mlflow-server"), template)
     yield url
     mlflow_server.stop(proc)
 
