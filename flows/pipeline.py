@@ -14,15 +14,16 @@ from prefect.runtime import flow_run
 
 from climb.pipeline import fail_pipeline, finish_pipeline
 from climb.registry import run_url
-from climb.stages import skipped_publish
 from flows.tasks import (
     decide,
     evaluate_candidate,
     fine_tune,
+    link_mlflow,
+    mlflow_ui,
     prepare_data,
     promote,
-    publish,
     reference_scores,
+    report,
     resolve_base_model,
     start,
 )
@@ -40,6 +41,7 @@ def leaderboard_pipeline(
     t0 = time.perf_counter()
     ctx = start(config_path, overrides or [], str(flow_run.id or ""), flow_run.ui_url)
     try:
+        link_mlflow(ctx)
         base = resolve_base_model(ctx)
         data = prepare_data(ctx, base)
         launcher = ctx.config.launcher
@@ -49,13 +51,7 @@ def leaderboard_pipeline(
         result = evaluate_candidate(ctx, candidate)
         reference = reference_scores(ctx, base)
         decision = decide(ctx, result, reference)
-        promotion = promote(ctx, candidate, result, decision)
-        if promotion["promoted"] and ctx.config.publish.enabled:
-            publication = publish(ctx, candidate, result, decision, promotion)
-        else:
-            publication = skipped_publish(
-                "not promoted" if not promotion["promoted"] else "publish.enabled is false"
-            )
+        released = promote(ctx, candidate, result, reference, decision)  # publishes if it won
     except BaseException as exc:
         fail_pipeline(ctx, exc)
         raise
@@ -66,12 +62,13 @@ def leaderboard_pipeline(
         "candidate_result": result,
         "reference": reference,
         "decision": decision,
-        "promotion": promotion,
-        "publish": publication,
+        "promotion": released["promotion"],
+        "promotion_reason": released["reason"],
+        "publish": released["publish"],
         "candidate": candidate,
         "data": data,
         "mlflow_run_url": run_url(
-            _mlflow_ui(ctx.tracking_uri), ctx.experiment_id, ctx.parent_run_id
+            mlflow_ui(ctx.tracking_uri), ctx.experiment_id, ctx.parent_run_id
         ),
         "prefect_flow_run_url": flow_run.ui_url,
         "timings": {
@@ -85,9 +82,6 @@ def leaderboard_pipeline(
         },
         "total_seconds": time.perf_counter() - t0,
     }
+    report(summary)
     finish_pipeline(ctx, summary)
     return summary
-
-
-def _mlflow_ui(uri: str) -> str:
-    return uri if uri.startswith("http") else "http://127.0.0.1:5000"

@@ -9,10 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from climb import stages
 from climb.pipeline import RunContext, start_pipeline
+from climb.registry import run_url
+from climb.report import decision_markdown
 
 
 @task(name="start", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
@@ -65,21 +68,39 @@ def decide(ctx: RunContext, candidate: dict[str, Any], reference: dict[str, Any]
     return stages.decide_promotion(ctx, candidate, reference)
 
 
-@task(name="promote", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=5)
+@task(name="promote", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30)
 def promote(
-    ctx: RunContext, candidate: dict[str, Any], result: dict[str, Any], decision: dict[str, Any]
-) -> dict[str, Any]:
-    """Register the candidate; move the champion alias if it won (compare-and-set)."""
-    return stages.register_and_promote(ctx, candidate, result, decision)
-
-
-@task(name="publish", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=20)
-def publish(
     ctx: RunContext,
     candidate: dict[str, Any],
     result: dict[str, Any],
+    reference: dict[str, Any],
     decision: dict[str, Any],
-    promotion: dict[str, Any],
 ) -> dict[str, Any]:
-    """Push the promoted model to the Hub (or the outbox without a token)."""
-    return stages.publish(ctx, candidate, result, decision, promotion)
+    """Register the candidate; if it won: publish, then move the champion alias (compare-and-set
+    under the promotion lock; the Hub push retries on its own, a task retry is idempotent)."""
+    return stages.register_and_promote(ctx, candidate, result, decision, reference)
+
+
+def link_mlflow(ctx: RunContext) -> None:
+    """Link this flow run to its MLflow parent run (a Prefect link artifact)."""
+    create_link_artifact(
+        link=run_url(mlflow_ui(ctx.tracking_uri), ctx.experiment_id, ctx.parent_run_id),
+        link_text="MLflow run",
+        key="mlflow-run",
+        description="The MLflow parent run of this pipeline run (stages are nested runs).",
+    )
+
+
+def report(summary: dict[str, Any]) -> None:
+    """Publish the promotion report (candidate vs reference per task, decision, why) as a
+    Prefect markdown artifact of this flow run."""
+    create_markdown_artifact(
+        markdown=decision_markdown(summary),
+        key="promotion-decision",
+        description="Candidate vs reference per task, the promotion decision and its reasons.",
+    )
+
+
+def mlflow_ui(uri: str) -> str:
+    """The MLflow UI address for a tracking URI (the local UI for a SQLite store)."""
+    return uri if uri.startswith("http") else "http://127.0.0.1:5000"

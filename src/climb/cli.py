@@ -9,11 +9,11 @@ import logging
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 import typer
 
-from climb.config import ConfigError, dump_config, load_config
+from climb.config import ConfigError, ExperimentConfig, dump_config, load_config
 from climb.state import StateDir
 
 app = typer.Typer(
@@ -163,3 +163,109 @@ def servers_mlflow_ui(state_dir: str = ".climb", port: int = 5000) -> None:
     cmd = mlflow_ui_command(StateDir.at(state_dir), port)
     typer.echo(f"MLflow UI: http://127.0.0.1:{port}")
     sys.exit(subprocess.call(cmd))
+
+
+ModelOpt = Annotated[str | None, typer.Option(help="Registered model (default: config's)")]
+UriOpt = Annotated[str | None, typer.Option(help="MLflow tracking URI (default: config's)")]
+ReasonOpt = Annotated[str, typer.Option(help="Why (recorded in MLflow)")]
+ByOpt = Annotated[str | None, typer.Option(help="Who (default: $CLIMB_USER or login name)")]
+
+
+def registry_target(
+    config: Path, overrides: list[str] | None, model: str | None, tracking_uri: str | None
+) -> tuple[ExperimentConfig, Any]:
+    """Return (config, MlflowClient) for the registry commands; options override the config."""
+    from climb import registry
+
+    overrides = list(overrides or [])
+    if model:
+        overrides.append(f"promotion.registered_model={model}")
+    if tracking_uri:
+        overrides.append(f"tracking.uri={tracking_uri}")
+    cfg = cast(ExperimentConfig, load_or_exit(config, overrides))
+    uri = registry.tracking_uri(cfg.tracking, StateDir.at(cfg.state_dir))
+    return cfg, registry.client_for(uri)
+
+
+@app.command("leaderboard")
+def leaderboard(
+    config: Annotated[Path, typer.Argument(help="Experiment YAML")] = Path("config/demo.yaml"),
+    overrides: OverridesArg = None,
+    model: ModelOpt = None,
+    tracking_uri: UriOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Print the registered versions ranked by suite average (the team's own leaderboard)."""
+    from dataclasses import asdict
+
+    from climb.leaderboard import ranked, render
+
+    cfg, client = registry_target(config, overrides, model, tracking_uri)
+    name = cfg.promotion.registered_model
+    entries = ranked(client, name)
+    if as_json:
+        typer.echo(json.dumps([asdict(e) for e in entries], indent=2))
+    else:
+        typer.echo(render(entries, name))
+
+
+@app.command("promote")
+def promote(
+    version: Annotated[str, typer.Argument(help="Registered version to make champion")],
+    reason: ReasonOpt,
+    config: Annotated[Path, typer.Argument(help="Experiment YAML")] = Path("config/demo.yaml"),
+    overrides: OverridesArg = None,
+    by: ByOpt = None,
+    model: ModelOpt = None,
+    tracking_uri: UriOpt = None,
+) -> None:
+    """Make VERSION the champion by hand (published first when publish.enabled)."""
+    from climb.manual import change_champion, who
+
+    cfg, client = registry_target(config, overrides, model, tracking_uri)
+    try:
+        out = change_champion(
+            cfg,
+            client,
+            version,
+            kind="manual",
+            by=by or who(),
+            reason=reason,
+        )
+    except Exception as exc:
+        fail(f"promote {version} failed, champion unchanged: {exc}")
+        return
+    echo_release(out)
+
+
+@app.command("rollback")
+def rollback(
+    reason: ReasonOpt,
+    config: Annotated[Path, typer.Argument(help="Experiment YAML")] = Path("config/demo.yaml"),
+    overrides: OverridesArg = None,
+    by: ByOpt = None,
+    model: ModelOpt = None,
+    tracking_uri: UriOpt = None,
+) -> None:
+    """Move the champion back to the version it replaced (published first when enabled)."""
+    from climb.manual import rollback as do_rollback
+    from climb.manual import who
+
+    cfg, client = registry_target(config, overrides, model, tracking_uri)
+    try:
+        out = do_rollback(cfg, client, by=by or who(), reason=reason)
+    except Exception as exc:
+        fail(f"rollback failed, champion unchanged: {exc}")
+        return
+    echo_release(out)
+
+
+def echo_release(out: Any) -> None:
+    """Print what a manual champion change did (a climb.champion.Release); exit 1 if nothing."""
+    if not out.promoted:
+        typer.echo(f"champion unchanged ({out.previous or 'none'}): {out.reason}")
+        raise typer.Exit(1)
+    typer.echo(f"champion: version {out.version} (was {out.previous or 'none'})")
+    pub = out.publish
+    if pub:
+        typer.echo(f"publish: {pub.get('mode')}: {pub.get('message')}")

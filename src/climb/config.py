@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 
 class ConfigError(ValueError):
@@ -272,7 +280,12 @@ class EvalConfig(Section):
 
 
 class PromotionConfig(Section):
-    """When a candidate replaces the champion in the MLflow registry."""
+    """When a candidate replaces the champion in the MLflow registry (see docs/registry.md).
+
+    A candidate wins when its suite average beats the champion's (or, with no champion, the base
+    model's) by more than `min_improvement`, no task drops by more than `max_task_regression`,
+    its training data passed decontamination, and both were measured the same way.
+    """
 
     registered_model: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     min_improvement: float = Field(
@@ -281,20 +294,71 @@ class PromotionConfig(Section):
     max_task_regression: float | None = Field(
         default=None, ge=0.0, description="Largest drop allowed on any single task (points)."
     )
+    lock_timeout_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="How long to wait for another pipeline's promotion (and its Hub push).",
+    )
+    lock_stale_s: float = Field(
+        default=600.0,
+        ge=30.0,
+        description="A promotion lock whose holder sent no heartbeat for this long is broken.",
+    )
 
 
 class PublishConfig(Section):
-    """Publishing the promoted model to the Hugging Face Hub."""
+    """Publishing the promoted model to the Hugging Face Hub (only ever the champion).
+
+    `repo_id` is `owner/name`, or just `name` with `organization` set. The token is read from the
+    environment variable `token_env` (map a Kubernetes secret to it); it is never a config value.
+    """
 
     enabled: bool = True
-    repo_id: str = Field(min_length=3, pattern=r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+    organization: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][\w.\-]*$",
+        description="Hub user or organisation owning the repo (else the owner in repo_id).",
+    )
+    repo_id: str = Field(min_length=1, pattern=r"^([A-Za-z0-9][\w.\-]*/)?[\w.\-]+$")
     private: bool = True
-    token_env: str = "HF_TOKEN"
+    token_env: str = Field(default="HF_TOKEN", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     mode: Literal["auto", "push", "dry-run"] = Field(
         default="auto", description="auto: push when a token is set, else write the outbox."
     )
+    weights: Literal["adapter", "merged"] = Field(
+        default="adapter",
+        description="adapter: the LoRA adapter as trained; merged: adapter merged into the base.",
+    )
+    endpoint: str | None = Field(
+        default=None, description="Hub URL (default: HF_ENDPOINT, else huggingface.co)."
+    )
+    retries: int = Field(default=3, ge=0, le=20, description="Extra attempts after a failure.")
+    retry_backoff_s: float = Field(default=2.0, ge=0.0, description="First wait; doubles.")
     outbox_dir: str | None = Field(default=None, description="Default: <state_dir>/outbox.")
     license: str = "apache-2.0"
+
+    @field_validator("repo_id")
+    @classmethod
+    def _owner(cls, repo_id: str, info: ValidationInfo) -> str:
+        org = info.data.get("organization")
+        owner = repo_id.split("/")[0] if "/" in repo_id else None
+        if owner is None and org is None:
+            raise ValueError(
+                f"{repo_id!r} does not match the pattern OWNER/NAME; "
+                "write the owner or set publish.organization"
+            )
+        if owner is not None and org is not None and owner != org:
+            raise ValueError(
+                f"owner {owner!r} differs from publish.organization {org!r}; keep one of them"
+            )
+        return repo_id
+
+    @property
+    def full_repo_id(self) -> str:
+        """The Hub repo id, `owner/name`."""
+        if "/" in self.repo_id:
+            return self.repo_id
+        return f"{self.organization}/{self.repo_id}"
 
 
 class TrackingConfig(Section):

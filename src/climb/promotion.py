@@ -119,3 +119,36 @@ def decide(
     if reasons:
         return Decision(False, reference_kind, delta, reasons)
     return Decision(True, reference_kind, delta, [ok_avg])
+
+
+def recheck(
+    candidate: Scores,
+    decided_against: str | None,
+    current_version: str | None,
+    current_result: dict[str, Any] | None,
+    policy: PromotionConfig,
+    contamination_clean: bool = True,
+) -> tuple[bool, str]:
+    """Re-decide under the promotion lock, against the champion as it is now.
+
+    `decided_against` is the champion version the decision was made against (None: the base
+    model, no champion then). The decision stands when that champion is still in place or there
+    is none; when another pipeline moved the alias meanwhile, the candidate must beat the new
+    champion's recorded scores too (measured the same way), else it is not promoted.
+    Returns (promote, reason).
+    """
+    if current_version is None:
+        return True, "no champion at promotion time"
+    if current_version == decided_against:
+        return True, f"version {current_version} is still the champion"
+    moved = f"the champion moved to version {current_version} during this run"
+    if current_result is None:
+        return False, f"{moved} and has no recorded scores; rerun to compare against it"
+    again = decide(
+        candidate,
+        Scores.from_result(current_result),
+        policy,
+        reference_kind="champion",
+        contamination_clean=contamination_clean,
+    )
+    return again.promote, f"{moved}: " + "; ".join(again.reasons)

@@ -1,10 +1,11 @@
 """Publishing a promoted model to the Hugging Face Hub, or, with no token, to a local outbox.
 
-The repo folder is built once, the same way for both: the adapter (or full weights), the
-tokenizer, a model card made with huggingface_hub's ModelCard carrying model-index results in
-the Open LLM Leaderboard's format, the training config and the leaderboard results JSON. A
+The repo folder is built once, the same way for both: the adapter (or merged / full weights),
+the tokenizer, a model card made with huggingface_hub's ModelCard carrying model-index results
+in the Open LLM Leaderboard's format, the training config and the leaderboard results JSON. A
 content digest inside the folder makes pushes idempotent: a digest already on the repo is not
-pushed again. The token is read from the environment only and never written anywhere.
+pushed again (climb.hub). The token is read from the environment only and never written
+anywhere: not in the card, the config copy, the outbox, MLflow or error messages.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,9 +21,10 @@ from typing import Any
 
 from climb.config import PublishConfig
 from climb.evaluate.suites import Suite
+from climb.hub import DIGEST_FILE, HubError, push
 from climb.state import StateDir, atomic_dir, safe_name
 
-DIGEST_FILE = "climb_digest.txt"
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)[^/@\s]+@")
 LEADERBOARD_SOURCE = (
     "Open LLM Leaderboard",
     "https://huggingface.co/spaces/open-llm-leaderboard/open_llm_leaderboard",
@@ -41,6 +44,8 @@ class PublishResult:
     digest: str
     pushed: bool
     message: str
+    commit: str | None = None
+    attempts: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict."""
@@ -52,8 +57,12 @@ def folder_digest(folder: Path) -> str:
     h = hashlib.sha256()
     for p in sorted(folder.rglob("*")):
         if p.is_file() and p.name != DIGEST_FILE:
-            h.update(str(p.relative_to(folder)).encode() + b"\0")
-            h.update(hashlib.sha256(p.read_bytes()).digest())
+            h.update(p.relative_to(folder).as_posix().encode() + b"\0")
+            file_hash = hashlib.sha256()
+            with p.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    file_hash.update(block)
+            h.update(file_hash.digest())
     return h.hexdigest()
 
 
@@ -67,8 +76,14 @@ def model_card(
     datasets: list[str],
     config_yaml: str,
     decision: dict[str, Any],
+    library_name: str = "peft",
+    training_data: list[str] | None = None,
 ) -> Any:
-    """Return a huggingface_hub ModelCard with model-index results in the leaderboard format."""
+    """Return a huggingface_hub ModelCard with model-index results in the leaderboard format.
+
+    `datasets` are Hub dataset ids (card metadata); `training_data` names every source in the
+    card's text (local files included). `decision` is {"reasons": [...]}, shown as is.
+    """
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     evals = []
@@ -98,7 +113,7 @@ def model_card(
         base_model=base_model,
         license=license_id,
         datasets=datasets or None,
-        library_name="peft",
+        library_name=library_name,
         tags=["climb", "fine-tuned", suite.name],
         eval_results=evals,
         pipeline_tag="text-generation",
@@ -115,8 +130,10 @@ def model_card(
 # {repo_id.split("/")[-1]}
 
 Fine-tuned from [{base_model}](https://huggingface.co/{base_model}) with
-[climb](https://github.com/climb-llm/climb) and promoted because it beat the previous champion
-on the `{suite.name}` suite (v{suite.version}).
+[climb](https://github.com/climb-llm/climb) and published as the champion of its registry on the
+`{suite.name}` suite (v{suite.version}).
+
+Training data: {", ".join(training_data or datasets) or "not recorded"}.
 
 ## Evaluation ({suite.name}, lm-eval {result["lm_eval_version"]}, protocol {result["protocol"]})
 
@@ -129,17 +146,22 @@ Limit per task: {result.get("limit") or "none (full benchmarks)"}. Data: {result
 Deviations from the leaderboard's protocol:
 {deviations}
 
-## Promotion decision
+## Why this model is the champion
 
 {chr(10).join("- " + r for r in decision.get("reasons", []))}
 
 ## Training configuration
 
 ```yaml
-{config_yaml.strip()}
+{redact(config_yaml).strip()}
 ```
 """
     return ModelCard(content)
+
+
+def redact(text: str) -> str:
+    """Return `text` with credentials inside URLs (`scheme://user:pass@host`) removed."""
+    return _USERINFO.sub(r"\g<scheme>", text)
 
 
 def build_repo_folder(
@@ -154,24 +176,35 @@ def build_repo_folder(
                 shutil.copy2(p, tmp / p.name)
         card.save(str(tmp / "README.md"))
         (tmp / "results.json").write_text(json.dumps(leaderboard, indent=2, sort_keys=True))
-        (tmp / "climb_config.yaml").write_text(config_yaml)
+        (tmp / "climb_config.yaml").write_text(redact(config_yaml))
         digest = folder_digest(tmp)
         (tmp / DIGEST_FILE).write_text(digest + "\n")
     return digest
 
 
-def _remote_digest(api: Any, repo_id: str) -> str | None:
-    from huggingface_hub.utils import EntryNotFoundError, RepositoryNotFoundError
+def resolved_mode(cfg: PublishConfig) -> str:
+    """Return "push" or "dry-run": what `cfg.mode` means with the environment as it is."""
+    if cfg.mode != "auto":
+        return cfg.mode
+    return "push" if os.environ.get(cfg.token_env) else "dry-run"
 
-    try:
-        path = api.hf_hub_download(repo_id=repo_id, filename=DIGEST_FILE)
-    except (EntryNotFoundError, RepositoryNotFoundError):
-        return None
-    except Exception as exc:  # a fresh repo may answer 404 under other names
-        if "404" in str(exc):
-            return None
-        raise
-    return Path(path).read_text().strip()
+
+def write_outbox(cfg: PublishConfig, folder: Path, digest: str, state: StateDir) -> PublishResult:
+    """Copy the exact repo contents to the outbox (replacing an older copy atomically)."""
+    outbox = Path(cfg.outbox_dir) if cfg.outbox_dir else state.outbox
+    target = outbox / safe_name(cfg.full_repo_id.replace("/", "__"))
+    if target.exists():
+        shutil.rmtree(target)
+    with atomic_dir(target) as tmp:
+        shutil.copytree(folder, tmp, dirs_exist_ok=True)
+    why = "publish.mode=dry-run" if cfg.mode == "dry-run" else f"no {cfg.token_env} set"
+    return PublishResult(
+        "outbox",
+        str(target),
+        digest,
+        False,
+        f"{why}: wrote what would be pushed to {cfg.full_repo_id} into {target}",
+    )
 
 
 def publish_folder(
@@ -179,27 +212,13 @@ def publish_folder(
 ) -> PublishResult:
     """Push `folder` to the Hub (mode push, or auto with a token), or copy it to the outbox.
 
-    Idempotent: when the repo already holds this digest nothing is uploaded.
+    Idempotent: when the repo already holds this digest nothing is uploaded. Transient failures
+    are retried `cfg.retries` times; raises PublishError (token-free message) when it fails.
     """
-    token = os.environ.get(cfg.token_env) or None
-    mode = cfg.mode
-    if mode == "auto":
-        mode = "push" if token else "dry-run"
+    mode = resolved_mode(cfg)
     if mode == "dry-run":
-        outbox = Path(cfg.outbox_dir) if cfg.outbox_dir else state.outbox
-        target = outbox / safe_name(cfg.repo_id.replace("/", "__"))
-        if target.exists():
-            shutil.rmtree(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(folder, target)
-        why = "publish.mode=dry-run" if cfg.mode == "dry-run" else f"no {cfg.token_env} set"
-        return PublishResult(
-            "outbox",
-            str(target),
-            digest,
-            False,
-            f"{why}: wrote what would be pushed to {cfg.repo_id} into {target}",
-        )
+        return write_outbox(cfg, folder, digest, state)
+    token = os.environ.get(cfg.token_env) or None
     if not token:
         raise PublishError(
             f"publish.mode=push needs a Hub token in ${cfg.token_env}; set it "
@@ -207,29 +226,30 @@ def publish_folder(
         )
     from huggingface_hub import HfApi
 
-    api = HfApi(token=token, endpoint=endpoint or os.environ.get("HF_ENDPOINT"))
+    api = HfApi(
+        token=token,
+        endpoint=endpoint or cfg.endpoint or os.environ.get("HF_ENDPOINT"),
+        library_name="climb",
+    )
     try:
-        api.create_repo(cfg.repo_id, private=cfg.private, exist_ok=True, repo_type="model")
-        if _remote_digest(api, cfg.repo_id) == digest:
-            return PublishResult(
-                "push",
-                cfg.repo_id,
-                digest,
-                False,
-                f"{cfg.repo_id} already holds digest {digest[:12]}; not pushed",
-            )
-        info = api.upload_folder(
-            repo_id=cfg.repo_id,
-            folder_path=str(folder),
-            commit_message=f"climb: publish {digest[:12]}",
+        result = push(
+            api,
+            cfg.full_repo_id,
+            folder,
+            digest,
+            private=cfg.private,
+            retries=cfg.retries,
+            backoff_s=cfg.retry_backoff_s,
+            token=token,
         )
-    except Exception as exc:
-        message = str(exc).replace(token, "***")
-        raise PublishError(f"push to {cfg.repo_id} failed: {message}") from None
+    except HubError as exc:
+        raise PublishError(str(exc).replace(token, "***")) from None
     return PublishResult(
         "push",
-        str(getattr(info, "commit_url", cfg.repo_id)),
+        result.url,
         digest,
-        True,
-        f"pushed to {cfg.repo_id}",
+        result.pushed,
+        result.message,
+        result.commit,
+        result.attempts,
     )

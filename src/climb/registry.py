@@ -1,6 +1,6 @@
 """MLflow tracking and registry helpers: one parent run per pipeline run with nested stage runs,
-model versions with scores and provenance as tags, and the `champion` alias moved only under
-a registry-wide lock with the decision re-checked after the lock is taken (compare-and-set).
+and model versions with scores and provenance as tags. Moving the `champion` alias (under a
+lock, publishing first) lives in climb.champion; the lock itself in climb.lock.
 
 Everything goes through an explicit MlflowClient and run ids, so it works the same from the flow
 process, from Prefect task threads and from the trainer's rank-0 process.
@@ -11,9 +11,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +22,7 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 TAG_PREFIX = "climb."
 MLFLOW_PARENT = "mlflow.parentRunId"
+PIPELINE_RUN_TAG = f"{TAG_PREFIX}pipeline_run_id"
 
 
 class RegistryError(RuntimeError):
@@ -147,9 +145,13 @@ def get_champion(client: Any, model_name: str) -> Champion | None:
 
 
 def register_version(
-    client: Any, model_name: str, source: str, run_id: str, tags: dict[str, str]
+    client: Any, model_name: str, source: str, run_id: str | None, tags: dict[str, str]
 ) -> str:
-    """Register `source` as a new version of `model_name` (created if missing); return it."""
+    """Register `source` as a new version of `model_name` (created if missing); return it.
+
+    Idempotent per pipeline run: when `tags` carry `climb.pipeline_run_id` and a version with
+    that tag exists (a retried task), that version is returned instead of a duplicate.
+    """
     from mlflow.exceptions import MlflowException
 
     try:
@@ -157,85 +159,55 @@ def register_version(
     except MlflowException as exc:
         if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
             raise
+    pipeline_run = tags.get(PIPELINE_RUN_TAG)
+    if pipeline_run:
+        for mv in list_versions(client, model_name):
+            if mv.tags.get(PIPELINE_RUN_TAG) == pipeline_run:
+                return str(mv.version)
     mv = client.create_model_version(model_name, source, run_id=run_id, tags=tags)
     return str(mv.version)
 
 
-@contextmanager
-def registry_lock(
-    client: Any, model_name: str, timeout_s: float = 300.0, stale_s: float = 900.0
-) -> Iterator[str]:
-    """Hold an exclusive lock on `model_name`'s aliases across processes and machines.
-
-    The lock is a registered model named `<model>.climb-lock`: creating it is atomic in every
-    MLflow backend (unique name), so exactly one holder succeeds. A lock older than `stale_s`
-    (its holder died) is broken. Yields the holder token.
-    """
-    from mlflow.exceptions import MlflowException
-
-    lock_name = f"{model_name}.climb-lock"
-    token = uuid.uuid4().hex
-    deadline = time.monotonic() + timeout_s
+def list_versions(client: Any, model_name: str) -> list[Any]:
+    """Return every version of `model_name` (all pages; oldest first); [] if it does not exist."""
+    out: list[Any] = []
+    token = None
     while True:
-        try:
-            client.create_registered_model(
-                lock_name,
-                tags={"holder": token, "since": str(time.time())},
-                description="climb promotion lock; safe to delete if no pipeline is running",
-            )
+        page = client.search_model_versions(
+            f"name = '{model_name}'", max_results=1000, page_token=token
+        )
+        out.extend(page)
+        token = page.token
+        if not token:
             break
-        except MlflowException as exc:
-            if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
-                raise
-            _break_if_stale(client, lock_name, stale_s)
-            if time.monotonic() > deadline:
-                raise RegistryError(
-                    f"could not take the promotion lock {lock_name} within "
-                    f"{timeout_s:.0f}s; another pipeline holds it"
-                ) from exc
-            time.sleep(0.2)
-    try:
-        yield token
-    finally:
-        try:
-            rm = client.get_registered_model(lock_name)
-            if rm.tags.get("holder") == token:
-                client.delete_registered_model(lock_name)
-        except MlflowException:
-            pass
+    return sorted(out, key=lambda mv: int(mv.version))
 
 
-def _break_if_stale(client: Any, lock_name: str, stale_s: float) -> None:
+def aliases(client: Any, model_name: str) -> dict[str, str]:
+    """Return alias -> version for `model_name` ({} if the model does not exist)."""
     from mlflow.exceptions import MlflowException
 
     try:
-        rm = client.get_registered_model(lock_name)
-        since = float(rm.tags.get("since", "0"))
-        if time.time() - since > stale_s:
-            client.delete_registered_model(lock_name)
-    except (MlflowException, ValueError):
-        pass
-
-
-def set_champion_if(
-    client: Any, model_name: str, version: str, still_better: Callable[[Champion | None], bool]
-) -> bool:
-    """Compare-and-set: under the lock, re-read the champion and move the alias to `version`
-    only if `still_better(current champion)` holds. Returns whether the alias moved.
-    """
-    with registry_lock(client, model_name):
-        current = get_champion(client, model_name)
-        if current is not None and current.version == version:
-            return True
-        if not still_better(current):
-            return False
-        client.set_registered_model_alias(model_name, CHAMPION, version)
-        return True
+        rm = client.get_registered_model(model_name)
+    except MlflowException:
+        return {}
+    return {str(k): str(v) for k, v in (rm.aliases or {}).items()}
 
 
 def run_url(ui_base: str, experiment_id: str, run_id: str) -> str:
     """Return the MLflow UI link of a run."""
     return f"{ui_base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def download(client: Any, source: str, dst: Path) -> str:
+    """Download the artifacts at `source` (a version's `runs:/...` URI) into `dst`; return the
+    local folder."""
+    from mlflow.artifacts import download_artifacts
+
+    dst.mkdir(parents=True, exist_ok=True)
+    return str(
+        download_artifacts(artifact_uri=source, dst_path=str(dst), tracking_uri=client.tracking_uri)
+    )
 
 
 def log_artifacts(client: Any, run_id: str, folder: Path, artifact_path: str | None = None) -> None:

@@ -72,6 +72,9 @@ def render_summary(summary: dict[str, Any]) -> str:
             else "NOT promoted"
         )
         out += ["", f"decision: {verdict}"] + [f"  - {r}" for r in decision.get("reasons", [])]
+        why = summary.get("promotion_reason")
+        if why and decision.get("promote") and why not in decision.get("reasons", []):
+            out.append(f"  - at promotion time (under the lock): {why}")
     promo = summary.get("promotion") or {}
     if promo.get("version"):
         out.append(f"registry: {promo['registered_model']} version {promo['version']}")
@@ -93,3 +96,62 @@ def render_summary(summary: dict[str, Any]) -> str:
     out.append(f"  {'total':<24} {total:8.1f}")
     out.append(f"  orchestration overhead   {extra:8.1f}  ({100 * share:.1f} % of the run)")
     return "\n".join(out)
+
+
+def _cell(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def decision_markdown(summary: dict[str, Any]) -> str:
+    """Return the run's promotion report as Markdown (the Prefect artifact of each run).
+
+    `summary` has the keys of the flow's summary: candidate_result, reference {kind, version,
+    result}, decision {promote, reasons}, promotion {registered_model, version, promoted},
+    promotion_reason, publish {mode, message, location} and mlflow_run_url.
+    """
+    cand = summary.get("candidate_result") or {}
+    ref = summary.get("reference") or {}
+    ref_result = ref.get("result") or {}
+    label = ref.get("kind", "reference") + (f" v{ref['version']}" if ref.get("version") else "")
+    promo = summary.get("promotion") or {}
+    decision = summary.get("decision") or {}
+    verdict = "**promoted to champion**" if promo.get("promoted") else "**not promoted**"
+    lines = [
+        f"# {summary.get('name', 'climb run')}: {verdict}",
+        "",
+        f"| task | {label} | candidate | delta |",
+        "|---|---:|---:|---:|",
+    ]
+    ref_tasks = ref_result.get("tasks", {})
+    for name, t in (cand.get("tasks") or {}).items():
+        c = 100 * t["score"]
+        r = 100 * ref_tasks[name]["score"] if name in ref_tasks else None
+        lines.append(
+            f"| {name} | {_cell(r)} | {_cell(c)} | {_cell(None if r is None else c - r)} |"
+        )
+    c_avg, r_avg = cand.get("average"), ref_result.get("average")
+    d_avg = None if c_avg is None or r_avg is None else c_avg - r_avg
+    lines.append(f"| **average** | {_cell(r_avg)} | {_cell(c_avg)} | {_cell(d_avg)} |")
+    lines += ["", "## Decision", ""]
+    lines += [f"- {r}" for r in decision.get("reasons", [])] or ["- (no decision recorded)"]
+    why = summary.get("promotion_reason")
+    if why and decision.get("promote") and why not in decision.get("reasons", []):
+        lines.append(f"- at promotion time (under the lock): {why}")
+    if promo.get("version"):
+        lines += [
+            "",
+            f"Registry: `{promo.get('registered_model')}` version {promo['version']}"
+            + (" holds `champion`." if promo.get("promoted") else " holds `challenger`."),
+        ]
+    pub = summary.get("publish") or {}
+    if pub:
+        lines.append(f"Publish: {pub.get('mode')}: {pub.get('message')}")
+    if cand.get("suite"):
+        lines.append(
+            f"Suite: {cand['suite']} v{cand.get('suite_version')}, protocol "
+            f"{cand.get('protocol')}, limit {cand.get('limit') or 'none'}, "
+            f"data {cand.get('data_source')}."
+        )
+    if summary.get("mlflow_run_url"):
+        lines.append(f"MLflow run: [{summary['mlflow_run_url']}]({summary['mlflow_run_url']})")
+    return "\n".join(lines) + "\n"

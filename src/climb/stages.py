@@ -11,19 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from climb import registry
-from climb.config import dump_config
 from climb.data.prepare import prepare_data
 from climb.evaluate.runner import ModelRef, evaluate_model
 from climb.evaluate.suites import load_suite
 from climb.launch.dispatch import launch
 from climb.models import resolve_model, weights_digest
 from climb.pipeline import RunContext, as_json, stage_run
-from climb.promotion import Decision, Scores, decide
-from climb.publish import PublishResult, build_repo_folder, model_card, publish_folder
+from climb.promotion import Scores, decide
 from climb.train.spec import TrainSpec
 
 log = logging.getLogger(__name__)
-RESULT_TAG = f"{registry.TAG_PREFIX}result"
 
 
 def resolve_base(ctx: RunContext) -> dict[str, Any]:
@@ -173,67 +170,77 @@ def evaluate(ctx: RunContext, ref: dict[str, Any], role: str) -> dict[str, Any]:
     return as_json(result)
 
 
+def measurement(cfg: Any) -> dict[str, Any]:
+    """Return how `cfg.eval` measures models: suite, suite_version, protocol, limit, data_source
+    (the fields a recorded result must share to be compared with a new one)."""
+    from climb.evaluate.runner import data_source
+
+    suite = load_suite(cfg.eval.suite)
+    return {
+        "suite": suite.name,
+        "suite_version": suite.version,
+        "protocol": cfg.eval.protocol,
+        "limit": cfg.eval.limit,
+        "data_source": data_source(cfg.eval)[1],
+    }
+
+
 def champion_reference(ctx: RunContext, base: dict[str, Any]) -> dict[str, Any]:
-    """Return the scores to beat: the champion's (recorded, cached, or re-evaluated), else the
-    base model's. Result: {kind, version, result}.
+    """Return the scores to beat: the champion's recorded scores when they were measured the way
+    this run measures (suite, version, protocol, limit, data), else the champion re-evaluated
+    now (cached by weights digest), else, with no champion, the base model's.
+    Result: {kind: champion | base, version, result}.
     """
     cfg = ctx.config
     client = ctx.client()
     champ = registry.get_champion(client, cfg.promotion.registered_model)
     if champ is None:
-        return {
-            "kind": "base",
-            "version": None,
-            "result": evaluate(
-                ctx, {"path": base["path"], "name": base["name"], "digest": base["digest"]}, "base"
-            ),
-        }
+        ref = {"path": base["path"], "name": base["name"], "digest": base["digest"]}
+        return {"kind": "base", "version": None, "result": evaluate(ctx, ref, "base")}
     recorded = champ.result
-    probe = {"suite": cfg.eval.suite, "protocol": cfg.eval.protocol, "limit": cfg.eval.limit}
-    if (
-        recorded
-        and all(recorded.get(k) == v for k, v in probe.items())
-        and recorded.get("suite_version") == load_suite(cfg.eval.suite).version
-    ):
+    wanted = measurement(cfg)
+    if recorded and all(recorded.get(k) == v for k, v in wanted.items()):
         return {"kind": "champion", "version": champ.version, "result": recorded}
-    local = Path(ctx.run_dir) / "champion"
-    adapter = registry_download(client, champ.source, local)
+    log.info("champion v%s was measured differently; re-evaluating it", champ.version)
+    weights = registry.download(client, champ.source, Path(ctx.run_dir) / "champion")
     champ_base = resolve_model(champ.tags.get("climb.base_model_uri", cfg.model.base), ctx.state)
+    full = champ.tags.get("climb.method") == "full"
     ref = {
-        "path": champ_base.path,
+        "path": weights if full else champ_base.path,
         "name": f"{cfg.promotion.registered_model}@champion",
-        "digest": champ.tags.get("climb.weights_digest", ""),
-        "adapter_path": adapter,
+        "digest": champ.tags.get("climb.weights_digest") or f"registry-v{champ.version}",
+        "adapter_path": None if full else weights,
     }
     return {"kind": "champion", "version": champ.version, "result": evaluate(ctx, ref, "champion")}
 
 
-def registry_download(client: Any, source: str, dst: Path) -> str:
-    """Download a registered version's artifacts; return the local folder."""
-    import mlflow
-
-    dst.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(client.tracking_uri)
-    return str(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(dst)))
-
-
 def decide_promotion(
-    ctx: RunContext, candidate: dict[str, Any], reference: dict[str, Any]
+    ctx: RunContext,
+    candidate: dict[str, Any],
+    reference: dict[str, Any],
+    contamination_clean: bool | None = None,
 ) -> dict[str, Any]:
-    """Apply the promotion policy; log the decision on the parent run."""
+    """Apply the promotion policy; log the decision on the parent run; return Decision.to_dict().
+
+    `contamination_clean` None: read the data stage's `climb.data_clean` tag on the parent run
+    ("False" blocks promotion; absent means the data stage reported no decontamination).
+    """
     cfg = ctx.config
+    client = ctx.client()
+    if contamination_clean is None:
+        tag = client.get_run(ctx.parent_run_id).data.tags.get("climb.data_clean")
+        contamination_clean = tag != "False"
     cand = Scores.from_result(candidate)
     ref = Scores.from_result(reference["result"]) if reference.get("result") else None
-    clean = ctx.client().get_run(ctx.parent_run_id).data.tags.get("climb.data_clean")
     decision = decide(
         cand,
         ref,
         cfg.promotion,
         reference_kind=reference["kind"],
-        contamination_clean=clean == "True",
+        contamination_clean=contamination_clean,
     )
     registry.log_flat(
-        ctx.client(),
+        client,
         ctx.parent_run_id,
         metrics={
             "candidate/average": cand.average,
@@ -243,6 +250,7 @@ def decide_promotion(
         tags={
             "climb.decision": "promote" if decision.promote else "keep",
             "climb.decision_reasons": " | ".join(decision.reasons),
+            "climb.reference": f"{reference['kind']} {reference.get('version') or ''}".strip(),
         },
     )
     return decision.to_dict()
@@ -253,127 +261,18 @@ def register_and_promote(
     candidate: dict[str, Any],
     cand_result: dict[str, Any],
     decision: dict[str, Any],
+    reference: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Register the candidate as a model version; move `champion` to it if the decision says so
-    (compare-and-set: re-checked against the champion current at that moment).
+    """Register the candidate as a model version; if the decision says so, publish it and then
+    move `champion` to it, under the promotion lock and re-checked against the champion of that
+    moment (climb.champion.release). Otherwise it becomes `challenger`.
+
+    Returns {"promotion": {registered_model, version, promoted}, "publish": PublishResult dict,
+    "reason": why the alias moved or not}. Raises when publishing fails: the version stays
+    registered, the alias does not move.
     """
-    cfg = ctx.config
-    client = ctx.client()
-    name = cfg.promotion.registered_model
+    from climb.promote import promote_candidate
+
     with stage_run(ctx, "promote") as run_id:
-        tags = {
-            "climb.average": f"{cand_result['average']:.6f}",
-            RESULT_TAG: _compact_result(cand_result),
-            "climb.weights_digest": candidate["digest"],
-            "climb.base_model": candidate["base_name"],
-            "climb.base_model_uri": candidate["base_uri"],
-            "climb.suite": cand_result["suite"],
-            "climb.protocol": cand_result["protocol"],
-            "climb.pipeline_run_id": ctx.parent_run_id,
-        }
-        version = registry.register_version(
-            client, name, candidate["source"], candidate["train_run_id"], tags
-        )
-        promoted = False
-        if decision["promote"]:
-            cand_scores = Scores.from_result(cand_result)
-
-            def still_better(current: registry.Champion | None) -> bool:
-                if current is None or current.result is None:
-                    return True
-                again = decide(cand_scores, Scores.from_result(current.result), cfg.promotion)
-                return again.promote
-
-            promoted = registry.set_champion_if(client, name, version, still_better)
-        if not promoted:
-            client.set_registered_model_alias(name, registry.CHALLENGER, version)
-        registry.log_flat(
-            client, run_id, tags={"climb.version": version, "climb.promoted": promoted}
-        )
-        registry.log_flat(
-            client, ctx.parent_run_id, tags={"climb.version": version, "climb.promoted": promoted}
-        )
-    return {"registered_model": name, "version": version, "promoted": promoted}
-
-
-def _compact_result(result: dict[str, Any]) -> str:
-    import json
-
-    keep = {
-        k: result[k]
-        for k in (
-            "suite",
-            "suite_version",
-            "protocol",
-            "lm_eval_version",
-            "limit",
-            "data_source",
-            "average",
-            "deviations",
-        )
-    }
-    keep["tasks"] = {
-        k: {kk: v[kk] for kk in ("score", "stderr", "metric", "num_fewshot", "n")}
-        for k, v in result["tasks"].items()
-    }
-    keep["model"] = {
-        "name": result["model"]["name"],
-        "digest": result["model"]["digest"],
-        "dtype": result["model"].get("dtype"),
-    }
-    return json.dumps(keep, sort_keys=True)
-
-
-def publish(
-    ctx: RunContext,
-    candidate: dict[str, Any],
-    cand_result: dict[str, Any],
-    decision: dict[str, Any],
-    promotion: dict[str, Any],
-) -> dict[str, Any]:
-    """Publish the promoted model (Hub push, or the outbox without a token)."""
-    from climb.evaluate.results import leaderboard_json
-
-    cfg = ctx.config
-    with stage_run(ctx, "publish") as run_id:
-        config_yaml = dump_config(cfg)
-        card = model_card(
-            repo_id=cfg.publish.repo_id,
-            base_model=candidate["base_name"],
-            result=cand_result,
-            suite=load_suite(cfg.eval.suite),
-            license_id=cfg.publish.license,
-            datasets=[Path(s.path).name for s in cfg.data.sources],
-            config_yaml=config_yaml,
-            decision=decision,
-        )
-        folder = Path(ctx.run_dir) / "publish"
-        digest = build_repo_folder(
-            folder,
-            weights_dir=Path(candidate["adapter_path"]),
-            card=card,
-            leaderboard=leaderboard_json(cand_result),
-            config_yaml=config_yaml,
-        )
-        result: PublishResult = publish_folder(cfg.publish, folder, digest, ctx.state)
-        registry.log_flat(
-            ctx.client(),
-            run_id,
-            tags={
-                "climb.publish_mode": result.mode,
-                "climb.publish_location": result.location,
-                "climb.publish_digest": result.digest,
-                "climb.version": promotion["version"],
-            },
-        )
-    return result.to_dict()
-
-
-def skipped_publish(reason: str) -> dict[str, Any]:
-    """The publish result when the stage does not run."""
-    return PublishResult("skipped", "", "", False, reason).to_dict()
-
-
-def reference_decision(decision: dict[str, Any]) -> Decision:
-    """Rebuild a Decision from its dict."""
-    return Decision(**decision)
+        out = promote_candidate(ctx, run_id, candidate, cand_result, decision, reference or {})
+    return out

@@ -67,7 +67,7 @@ def test_killed_training_is_resumed_by_the_flow_retry(
     assert done.get("killed_after", 0) >= 10, "the fault was never injected"
     cand = summary["candidate"]
     assert cand["global_step"] == STEPS
-    assert cand["resumed_from"], "the retry did not resume from a checkpoint"
+    assert cand["resumed_from"], f"the retry did not resume from a checkpoint: {done}"
     resumed = int(Path(cand["resumed_from"]).name.split("-")[1])
     assert done["killed_after"] <= resumed < STEPS
     if sig == signal.SIGTERM:  # the evicted run saved at the step the signal arrived

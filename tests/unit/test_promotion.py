@@ -7,7 +7,7 @@ import math
 import pytest
 
 from climb.config import PromotionConfig
-from climb.promotion import Scores, decide
+from climb.promotion import Scores, decide, recheck
 
 POLICY = PromotionConfig(registered_model="m")
 
@@ -102,3 +102,48 @@ def test_scores_from_result_uses_points() -> None:
     }
     sc = Scores.from_result(result)
     assert sc.tasks == {"arc": pytest.approx(42.0)}
+
+
+STRICT = PromotionConfig(registered_model="m", max_task_regression=5.0)
+
+
+@pytest.mark.parametrize(
+    ("decided_against", "current", "current_result", "policy", "clean", "ok", "reason"),
+    [
+        (None, None, None, POLICY, True, True, "no champion"),
+        ("3", None, None, POLICY, True, True, "no champion"),  # alias removed meanwhile
+        ("3", "3", None, POLICY, True, True, "still the champion"),
+        (None, "4", None, POLICY, True, False, "no recorded scores"),
+        ("3", "4", None, POLICY, True, False, "no recorded scores"),
+        ("3", "4", s(70), POLICY, True, False, "does not beat"),  # a better one won meanwhile
+        ("3", "4", s(55), POLICY, True, True, "beats"),  # a worse one won meanwhile
+        ("3", "4", s(55, limit=9), POLICY, True, False, "measured differently"),
+        ("3", "4", s(55), POLICY, False, False, "decontamination"),
+        ("3", "4", s(55, {"a": 80, "b": 30}), STRICT, True, False, "task a regressed"),
+    ],
+)
+def test_recheck_under_the_lock(
+    decided_against: str | None,
+    current: str | None,
+    current_result: Scores | None,
+    policy: PromotionConfig,
+    clean: bool,
+    ok: bool,
+    reason: str,
+) -> None:
+    raw = None
+    if current_result is not None:
+        raw = {
+            "average": current_result.average,
+            "tasks": {k: {"score": v / 100} for k, v in current_result.tasks.items()},
+            "suite": current_result.suite,
+            "suite_version": current_result.suite_version,
+            "protocol": current_result.protocol,
+            "limit": current_result.limit,
+            "data_source": current_result.data_source,
+        }
+    got, why = recheck(s(60), decided_against, current, raw, policy, clean)
+    assert got is ok
+    assert reason in why, why
+    if current not in (None, decided_against):
+        assert f"moved to version {current}" in why

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from climb.config import PublishConfig
 from climb.evaluate.suites import load_suite
@@ -16,7 +17,9 @@ from climb.publish import (
     folder_digest,
     model_card,
     publish_folder,
+    redact,
 )
+from climb.repo import hub_datasets
 from climb.state import StateDir
 
 RESULT = {
@@ -125,3 +128,64 @@ def test_push_mode_without_token_is_a_clear_error(
     cfg = PublishConfig(repo_id="org/model", mode="push", token_env="MY_TOKEN")
     with pytest.raises(PublishError, match=r"\$MY_TOKEN"):
         publish_folder(cfg, folder, digest, StateDir.at(tmp_path / "s"))
+
+
+def test_card_metadata_and_text_name_data_library_and_hide_credentials() -> None:
+    card = model_card(
+        repo_id="org/model",
+        base_model="HuggingFaceTB/SmolLM2-135M-Instruct",
+        result=RESULT,
+        suite=load_suite("open-llm-v1"),
+        license_id="mit",
+        datasets=hub_datasets(["hf://datasets/org/instruct/train.jsonl", "data/local.jsonl"]),
+        config_yaml="tracking:\n  uri: https://bob:hunter2@mlflow.example.com\n",
+        decision={"reasons": ["manual by alice: better on our evals"]},
+        library_name="transformers",
+        training_data=["local.jsonl", "hf://datasets/org/instruct"],
+    )
+    text = str(card)
+    meta = yaml.safe_load(text.split("---")[1])
+    assert meta["datasets"] == ["org/instruct"]
+    assert meta["library_name"] == "transformers" and meta["license"] == "mit"
+    assert "Training data: local.jsonl, hf://datasets/org/instruct." in text
+    assert "manual by alice: better on our evals" in text
+    assert "hunter2" not in text and "https://mlflow.example.com" in text
+
+
+def test_redact_removes_only_userinfo() -> None:
+    assert redact("s3://k:s@bucket/x and http://h:5000/p") == "s3://bucket/x and http://h:5000/p"
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"repo_id": "model"}, "does not match the pattern OWNER/NAME"),
+        ({"repo_id": "a/model", "organization": "b"}, "differs from publish.organization"),
+        ({"repo_id": "a/b/c"}, "repo_id"),
+        ({"repo_id": "a/m", "token_env": "HF TOKEN"}, "token_env"),
+        ({"repo_id": "a/m", "retries": -1}, "retries"),
+    ],
+)
+def test_publish_config_rejects(fields: dict, error: str) -> None:
+    with pytest.raises(ValidationError, match=error):
+        PublishConfig(**fields)
+
+
+def test_full_repo_id() -> None:
+    assert PublishConfig(repo_id="m", organization="team").full_repo_id == "team/m"
+    assert PublishConfig(repo_id="team/m", organization="team").full_repo_id == "team/m"
+
+
+def test_outbox_replaces_an_older_copy_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    folder, digest = _folder(tmp_path)
+    state = StateDir.at(tmp_path / "state")
+    first = Path(publish_folder(PublishConfig(repo_id="org/model"), folder, digest, state).location)
+    (first / "stale.bin").write_bytes(b"old")
+    second = publish_folder(
+        PublishConfig(repo_id="org/model", mode="dry-run"), folder, digest, state
+    )
+    assert Path(second.location) == first and not (first / "stale.bin").exists()
+    assert "publish.mode=dry-run" in second.message

@@ -1,0 +1,78 @@
+"""What goes into the Hub repo of a champion, assembled the same way by the pipeline and by
+`climb promote` / `climb rollback`: the weights (adapter, merged, or full), the tokenizer, the
+model card, the leaderboard results JSON and the training config.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from climb.config import PublishConfig
+from climb.evaluate.results import leaderboard_json
+from climb.evaluate.suites import load_suite
+from climb.publish import build_repo_folder, model_card
+
+
+def publish_weights(
+    cfg: PublishConfig, method: str, base_path: str, weights_path: str, workdir: Path
+) -> tuple[Path, str]:
+    """Return (folder of the weights to publish, card library name).
+
+    A full fine-tune publishes its weights as they are; an adapter is published as trained
+    (`publish.weights: adapter`) or merged into its base (`merged`, written under `workdir`).
+    """
+    if method == "full":
+        return Path(weights_path), "transformers"
+    if cfg.weights == "merged":
+        from climb.merge import merge_adapter
+
+        return merge_adapter(base_path, weights_path, workdir / "merged"), "transformers"
+    return Path(weights_path), "peft"
+
+
+def hub_datasets(source_paths: list[str]) -> list[str]:
+    """Return the Hub dataset ids among training sources (`hf://datasets/OWNER/NAME`)."""
+    out = []
+    for path in source_paths:
+        if path.startswith("hf://datasets/"):
+            out.append("/".join(path.removeprefix("hf://datasets/").split("/")[:2]))
+    return out
+
+
+def assemble(
+    cfg: PublishConfig,
+    folder: Path,
+    *,
+    weights_dir: Path,
+    library_name: str,
+    base_model: str,
+    result: dict[str, Any],
+    config_yaml: str,
+    reasons: list[str],
+    source_paths: list[str],
+) -> str:
+    """Write the exact repo contents into `folder`; return their digest.
+
+    `result` is the suite result the card and results JSON show; `reasons` why this model is
+    the champion; `source_paths` the training data sources (Hub ids go to the card metadata).
+    """
+    card = model_card(
+        repo_id=cfg.full_repo_id,
+        base_model=base_model,
+        result=result,
+        suite=load_suite(result["suite"]),
+        license_id=cfg.license,
+        datasets=hub_datasets(source_paths),
+        config_yaml=config_yaml,
+        decision={"reasons": reasons},
+        library_name=library_name,
+        training_data=[Path(p).name if "://" not in p else p for p in source_paths],
+    )
+    return build_repo_folder(
+        folder,
+        weights_dir=weights_dir,
+        card=card,
+        leaderboard=leaderboard_json(result),
+        config_yaml=config_yaml,
+    )

@@ -1,0 +1,126 @@
+"""The promotion lock on a real MLflow registry (SQLite store, no server): exclusive, broken
+only when its holder stopped beating, kept alive by the heartbeat, and a holder that lost it
+moves nothing. Starts: nothing (MLflow on SQLite in a temporary folder)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from stage_helpers import sqlite_copy, sqlite_template
+
+from climb.champion import release
+from climb.lock import LOCK_SUFFIX, LockError, LockLost, break_if_stale, registry_lock
+from climb.registry import client_for, get_champion, register_version
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def client(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path):
+    return client_for(sqlite_copy(sqlite_template(tmp_path_factory.getbasetemp()), tmp_path))
+
+
+def plant_lock(client, holder: str, age_s: float) -> None:
+    stamp = f"{time.time() - age_s:.3f}"
+    client.create_registered_model(f"m{LOCK_SUFFIX}", tags={"holder": holder, "since": stamp})
+
+
+def test_lock_is_exclusive_and_released(client) -> None:
+    with registry_lock(client, "m", timeout_s=5) as held:
+        assert client.get_registered_model(f"m{LOCK_SUFFIX}").tags["holder"] == held.token
+        with (
+            pytest.raises(LockError, match="could not take the promotion lock"),
+            registry_lock(client, "m", timeout_s=0.6, poll_s=0.1),
+        ):
+            pass
+        held.assert_held()
+    assert client.search_registered_models(f"name = 'm{LOCK_SUFFIX}'") == []
+
+
+def test_stale_lock_of_a_dead_holder_is_broken(client) -> None:
+    plant_lock(client, "dead-holder", age_s=120)
+    with registry_lock(client, "m", timeout_s=5, stale_s=60) as held:
+        assert held.token != "dead-holder"
+    assert [m.name for m in client.search_registered_models()] == []  # lock and marker gone
+
+
+def test_fresh_lock_is_not_broken(client) -> None:
+    plant_lock(client, "alive", age_s=1)
+    with (
+        pytest.raises(LockError),
+        registry_lock(client, "m", timeout_s=0.5, stale_s=60, poll_s=0.1),
+    ):
+        pass
+    assert client.get_registered_model(f"m{LOCK_SUFFIX}").tags["holder"] == "alive"
+
+
+def test_a_breaker_already_at_work_is_left_alone(client) -> None:
+    plant_lock(client, "dead", age_s=120)
+    client.create_registered_model(f"m{LOCK_SUFFIX}.break-dead")
+    assert break_if_stale(client, f"m{LOCK_SUFFIX}", stale_s=60) is False
+    assert client.get_registered_model(f"m{LOCK_SUFFIX}").tags["holder"] == "dead"
+
+
+def test_heartbeat_keeps_a_long_holder_from_looking_stale(client) -> None:
+    stale_s = 1.2  # heartbeat every 0.2 s
+    failures: list[BaseException] = []
+
+    def contender() -> None:
+        try:
+            with registry_lock(
+                client_for(client.tracking_uri), "m", timeout_s=2.5, stale_s=stale_s
+            ):
+                failures.append(AssertionError("took a lock that was held and beating"))
+        except LockError:
+            pass
+
+    with registry_lock(client, "m", timeout_s=5, stale_s=stale_s) as held:
+        t = threading.Thread(target=contender)
+        t.start()
+        t.join()
+        held.assert_held()
+    assert failures == []
+
+
+def test_a_holder_that_lost_the_lock_moves_nothing(client, tmp_path: Path) -> None:
+    version = register_version(client, "m", tmp_path.as_uri(), None, {"climb.average": "50"})
+
+    def accept(current):
+        # Someone broke the lock while this holder was deciding (e.g. it paused too long).
+        client.delete_registered_model(f"m{LOCK_SUFFIX}")
+        plant_lock(client, "usurper", age_s=0)
+        return True, "wins"
+
+    with pytest.raises(LockLost, match="now held by usurper"):
+        release(
+            client, "m", version, accept=accept, publish=None, kind="pipeline", by="t", reason="r"
+        )
+    assert get_champion(client, "m") is None
+
+
+def test_publish_failure_leaves_the_alias_and_releases_the_lock(client, tmp_path: Path) -> None:
+    v1 = register_version(client, "m", tmp_path.as_uri(), None, {"climb.average": "40"})
+    client.set_registered_model_alias("m", "champion", v1)
+    v2 = register_version(client, "m", tmp_path.as_uri(), None, {"climb.average": "50"})
+
+    def publish() -> dict:
+        raise RuntimeError("hub down")
+
+    with pytest.raises(RuntimeError, match="hub down"):
+        release(
+            client,
+            "m",
+            v2,
+            accept=lambda c: (True, "ok"),
+            publish=publish,
+            kind="pipeline",
+            by="t",
+            reason="r",
+        )
+    assert get_champion(client, "m").version == v1  # type: ignore[union-attr]
+    assert "climb.published" not in client.get_model_version("m", v2).tags
+    with registry_lock(client, "m", timeout_s=1):
+        pass  # released despite the failure
