@@ -101,7 +101,16 @@ class EvalConfig(Section):
 
     suite: str = Field(default="open-llm-v1", min_length=1)
     limit: int | None = Field(default=None, ge=1, description="Documents per task (None = all).")
-    batch_size: int = Field(default=8, ge=1)
+    batch_size: int = Field(
+        default=8, ge=1,
+        description="Sequences per forward pass (climb-hf: continuation rows scored together "
+        "after one shared context).",
+    )
+    backend: Literal["climb-hf", "hf"] = Field(
+        default="climb-hf",
+        description="climb-hf: lm-eval's HFLM with each context and shared prefix computed once "
+        "(same scores, several times faster); hf: lm-eval's HFLM unchanged.",
+    )
     data_dir: str | None = Field(
         default=None,
         description="Benchmark mirror folder (JSONL in the Hub schemas); `hub` = load from the "

@@ -15,11 +15,26 @@ from typing import Any
 from climb.state import write_json_atomic
 
 
-def cache_key(*, model_digest: str, suite: str, suite_version: str, protocol: str,
-              lm_eval_version: str, limit: int | None, data: str) -> str:
+def cache_key(
+    *,
+    model_digest: str,
+    suite: str,
+    suite_version: str,
+    protocol: str,
+    lm_eval_version: str,
+    limit: int | None,
+    data: str,
+) -> str:
     """Return the cache key of one evaluation."""
-    payload = {"model": model_digest, "suite": suite, "suite_version": suite_version,
-               "protocol": protocol, "lm_eval": lm_eval_version, "limit": limit, "data": data}
+    payload = {
+        "model": model_digest,
+        "suite": suite,
+        "suite_version": suite_version,
+        "protocol": protocol,
+        "lm_eval": lm_eval_version,
+        "limit": limit,
+        "data": data,
+    }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

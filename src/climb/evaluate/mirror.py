@@ -50,8 +50,9 @@ def read_rows(path: Path) -> tuple[dict[str, Any], ...]:
     return _read_jsonl(str(path), st.st_mtime_ns, st.st_size)
 
 
-def load_from_mirror(*, mirror_files: dict[str, str], mirror_where: dict[str, str] | None = None,
-                     **_ignored: Any) -> Any:
+def load_from_mirror(
+    *, mirror_files: dict[str, str], mirror_where: dict[str, str] | None = None, **_ignored: Any
+) -> Any:
     """lm-eval `custom_dataset` hook: return a DatasetDict of the given split files, filtered.
 
     `mirror_files` maps split -> absolute JSONL path; `mirror_where` keeps rows whose columns
@@ -72,23 +73,30 @@ def load_from_mirror(*, mirror_files: dict[str, str], mirror_where: dict[str, st
 def _entry(layout: dict[str, Any], task: str, path: str | None, name: str | None) -> dict:
     by_name = layout.get(path or "")
     if by_name is None:
-        raise MirrorError(f"task {task}: Hub dataset {path!r} is not in the mirror layout "
-                          "(config/tasks/mirror.yaml); add it there to read it from a mirror")
+        raise MirrorError(
+            f"task {task}: Hub dataset {path!r} is not in the mirror layout "
+            "(config/tasks/mirror.yaml); add it there to read it from a mirror"
+        )
     entry = by_name.get("null" if name is None else name) or by_name.get("*")
     if entry is None:
-        raise MirrorError(f"task {task}: dataset {path!r} name {name!r} is not in the mirror "
-                          "layout (config/tasks/mirror.yaml)")
+        raise MirrorError(
+            f"task {task}: dataset {path!r} name {name!r} is not in the mirror "
+            "layout (config/tasks/mirror.yaml)"
+        )
     return dict(entry)
 
 
 def _fewshot_split(cfg: dict[str, Any]) -> str | None:
     fs = cfg.get("fewshot_config") or {}
-    return cfg.get("fewshot_split") or fs.get("split") or cfg.get("training_split") or \
-        cfg.get("validation_split")
+    return (
+        cfg.get("fewshot_split")
+        or fs.get("split")
+        or cfg.get("training_split")
+        or cfg.get("validation_split")
+    )
 
 
-def redirect_to_mirror(cfg: dict[str, Any], data_dir: Path,
-                       layout: dict[str, Any]) -> list[str]:
+def redirect_to_mirror(cfg: dict[str, Any], data_dir: Path, layout: dict[str, Any]) -> list[str]:
     """Point a resolved lm-eval task config at the mirror in place; return its deviations."""
     task = cfg.get("task", "?")
     entry = _entry(layout, task, cfg.get("dataset_path"), cfg.get("dataset_name"))
@@ -97,8 +105,10 @@ def redirect_to_mirror(cfg: dict[str, Any], data_dir: Path,
     present = {split: str(p) for split, p in files.items() if p.is_file()}
     eval_split = cfg.get("test_split") or cfg.get("validation_split")
     if eval_split not in present:
-        raise MirrorError(f"task {task}: the mirror {data_dir} has no {eval_split!r} split "
-                          f"(expected {files.get(eval_split, entry['files'])})")
+        raise MirrorError(
+            f"task {task}: the mirror {data_dir} has no {eval_split!r} split "
+            f"(expected {files.get(eval_split, entry['files'])})"
+        )
     deviations = []
     shots = int(cfg.get("num_fewshot") or 0)
     fs_split = _fewshot_split(cfg)
@@ -109,8 +119,7 @@ def redirect_to_mirror(cfg: dict[str, Any], data_dir: Path,
         )
         cfg["fewshot_split"] = eval_split
         if isinstance(cfg.get("fewshot_config"), dict):
-            cfg["fewshot_config"] = {k: v for k, v in cfg["fewshot_config"].items()
-                                     if k != "split"}
+            cfg["fewshot_config"] = {k: v for k, v in cfg["fewshot_config"].items() if k != "split"}
     for key in ("training_split", "validation_split", "test_split"):
         if cfg.get(key) and cfg[key] not in present:
             cfg[key] = None

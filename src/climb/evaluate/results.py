@@ -22,11 +22,17 @@ def leaderboard_json(result: dict[str, Any]) -> dict[str, Any]:
         results[name] = row
     results["all"] = {"average": result["average"]}
     return {
-        "config": {"model_name": model["name"], "model_sha": model["digest"],
-                   "model_dtype": model.get("dtype"), "lm_eval_version": result["lm_eval_version"],
-                   "suite": result["suite"], "suite_version": result["suite_version"],
-                   "protocol": result["protocol"], "limit": result["limit"],
-                   "data_source": result["data_source"]},
+        "config": {
+            "model_name": model["name"],
+            "model_sha": model["digest"],
+            "model_dtype": model.get("dtype"),
+            "lm_eval_version": result["lm_eval_version"],
+            "suite": result["suite"],
+            "suite_version": result["suite_version"],
+            "protocol": result["protocol"],
+            "limit": result["limit"],
+            "data_source": result["data_source"],
+        },
         "results": results,
         "versions": {name: result["suite_version"] for name in result["tasks"]},
     }

@@ -1,8 +1,10 @@
 """Running a suite on one model with lm-eval, with the result cache in front.
 
 The model is loaded once (a LoRA adapter is merged into its base in memory, so an adapter
-evaluates as fast as a plain model) and handed to lm-eval's HFLM; climb's tasks and the suite's
-shots, metrics and limit decide the rest.
+evaluates as fast as a plain model) and handed to lm-eval, wrapped in climb's PrefixCacheLM (an
+HFLM that computes each context and shared few-shot prefix once; `eval.backend: hf` selects
+lm-eval's HFLM unchanged); climb's tasks and the suite's shots, metrics and limit decide the
+rest.
 """
 
 from __future__ import annotations
@@ -45,8 +47,10 @@ def data_source(cfg: EvalConfig) -> tuple[Path | None, str]:
         return None, "hub"
     path = Path(cfg.data_dir).expanduser().resolve()
     if not path.is_dir():
-        raise FileNotFoundError(f"eval.data_dir: {cfg.data_dir} is not a folder; give a "
-                                "benchmark mirror (e.g. ../shared/benchmarks) or `hub`")
+        raise FileNotFoundError(
+            f"eval.data_dir: {cfg.data_dir} is not a folder; give a "
+            "benchmark mirror (e.g. ../shared/benchmarks) or `hub`"
+        )
     return path, f"mirror:{path}"
 
 
@@ -75,7 +79,7 @@ def load_for_eval(ref: ModelRef, device: str) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(ref.path, dtype=dtype)
+    model: Any = AutoModelForCausalLM.from_pretrained(ref.path, dtype=dtype)
     if ref.adapter_path:
         from peft import PeftModel
 
@@ -85,8 +89,9 @@ def load_for_eval(ref: ModelRef, device: str) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def evaluate_model(ref: ModelRef, cfg: EvalConfig, state: StateDir, out_dir: Path,
-                   use_cache: bool = True) -> dict[str, Any]:
+def evaluate_model(
+    ref: ModelRef, cfg: EvalConfig, state: StateDir, out_dir: Path, use_cache: bool = True
+) -> dict[str, Any]:
     """Evaluate `ref` on the configured suite; return the suite result dict.
 
     The result holds per-task scores (0..1) with stderr, the suite average (suite scale), the
@@ -98,27 +103,46 @@ def evaluate_model(ref: ModelRef, cfg: EvalConfig, state: StateDir, out_dir: Pat
     start = time.perf_counter()
     suite = load_suite(cfg.suite)
     folder, source = data_source(cfg)
-    key = cache_key(model_digest=ref.digest, suite=suite.name, suite_version=suite.version,
-                    protocol=cfg.protocol, lm_eval_version=lm_eval.__version__,
-                    limit=cfg.limit, data=data_identity(folder))
+    key = cache_key(
+        model_digest=ref.digest,
+        suite=suite.name,
+        suite_version=suite.version,
+        protocol=cfg.protocol,
+        lm_eval_version=lm_eval.__version__,
+        limit=cfg.limit,
+        data=data_identity(folder),
+    )
     if use_cache and (hit := cache_get(state.eval_cache, key)) is not None:
         log.info("eval: cache hit for %s on %s (%s)", ref.name, suite.name, key[:12])
         return {**hit, "cached": True, "seconds": time.perf_counter() - start}
 
     plan = plan_suite(suite, folder)
     if source == "smoke":
-        plan.deviations.append("benchmark data: climb's bundled smoke set, not the real "
-                               "benchmarks (set eval.data_dir to a mirror or `hub`)")
+        plan.deviations.append(
+            "benchmark data: climb's bundled smoke set, not the real "
+            "benchmarks (set eval.data_dir to a mirror or `hub`)"
+        )
     device = _device(cfg.device)
     model, tokenizer = load_for_eval(ref, device)
     out = _run_lm_eval(model, tokenizer, plan.configs, cfg, device)
     tasks, average = score_suite(suite, plan.leaves, out)
     result = {
-        "model": {"name": ref.name, "digest": ref.digest, "path": ref.path,
-                  "adapter_path": ref.adapter_path, "dtype": str(model.dtype).replace("torch.", "")},
-        "suite": suite.name, "suite_version": suite.version, "protocol": cfg.protocol,
-        "lm_eval_version": lm_eval.__version__, "limit": cfg.limit, "data_source": source,
-        "tasks": tasks, "average": average, "deviations": plan.deviations,
+        "model": {
+            "name": ref.name,
+            "digest": ref.digest,
+            "path": ref.path,
+            "adapter_path": ref.adapter_path,
+            "dtype": str(model.dtype).replace("torch.", ""),
+        },
+        "suite": suite.name,
+        "suite_version": suite.version,
+        "protocol": cfg.protocol,
+        "lm_eval_version": lm_eval.__version__,
+        "limit": cfg.limit,
+        "data_source": source,
+        "tasks": tasks,
+        "average": average,
+        "deviations": plan.deviations,
         "compute_seconds": time.perf_counter() - start,
     }
     write_outputs(out_dir, result, out)
@@ -126,16 +150,34 @@ def evaluate_model(ref: ModelRef, cfg: EvalConfig, state: StateDir, out_dir: Pat
     return {**result, "cache_key": key, "cached": False, "seconds": time.perf_counter() - start}
 
 
-def _run_lm_eval(model: Any, tokenizer: Any, configs: list[dict[str, Any]], cfg: EvalConfig,
-                 device: str) -> dict[str, Any]:
-    from lm_eval import simple_evaluate
+def make_lm(model: Any, tokenizer: Any, cfg: EvalConfig, device: str) -> Any:
+    """Return the lm-eval LM for `cfg.backend` around a loaded model: climb's PrefixCacheLM
+    (`climb-hf`, each context and shared prefix computed once) or lm-eval's HFLM (`hf`)."""
     from lm_eval.models.huggingface import HFLM
+
+    cls: Any = HFLM
+    if cfg.backend == "climb-hf":
+        from climb.evaluate.fastlm import PrefixCacheLM
+
+        cls = PrefixCacheLM
+    return cls(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size, device=device)
+
+
+def _run_lm_eval(
+    model: Any, tokenizer: Any, configs: list[dict[str, Any]], cfg: EvalConfig, device: str
+) -> dict[str, Any]:
+    from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
-    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size, device=device)
-    out = simple_evaluate(model=lm, tasks=configs, limit=cfg.limit, log_samples=True,
-                          task_manager=TaskManager(include_defaults=False),
-                          bootstrap_iters=1000)
+    lm = make_lm(model, tokenizer, cfg, device)
+    out = simple_evaluate(
+        model=lm,
+        tasks=configs,
+        limit=cfg.limit,
+        log_samples=True,
+        task_manager=TaskManager(include_defaults=False),
+        bootstrap_iters=1000,
+    )
     if out is None:
         raise RuntimeError("lm-eval returned no results")
     return json.loads(json.dumps(out, default=str))

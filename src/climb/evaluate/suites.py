@@ -28,13 +28,17 @@ class SuiteTask(BaseModel):
     metric: str = Field(min_length=1, description="lm-eval metric key, e.g. acc_norm.")
     aggregate: Literal["single", "subtask_mean"] = "single"
     random_baseline: float | None = Field(
-        default=None, ge=0.0, lt=1.0,
+        default=None,
+        ge=0.0,
+        lt=1.0,
         description="1/k for leaderboard-v2 normalisation ((raw-b)/(1-b), clipped at 0).",
     )
     optional: bool = False
     card: dict[str, str] | None = Field(
-        default=None, description="Model-card model-index fields: dataset_name, dataset_type, "
-        "dataset_config, split, metric_name.")
+        default=None,
+        description="Model-card model-index fields: dataset_name, dataset_type, "
+        "dataset_config, split, metric_name.",
+    )
 
 
 class Suite(BaseModel):

@@ -26,8 +26,7 @@ def task_manager(include_defaults: bool = False) -> Any:
     """Return an lm-eval TaskManager over climb's task folder (and lm-eval's built-ins if asked)."""
     from lm_eval.tasks import TaskManager
 
-    return TaskManager(include_path=str(config_dir() / "tasks"),
-                       include_defaults=include_defaults)
+    return TaskManager(include_path=str(config_dir() / "tasks"), include_defaults=include_defaults)
 
 
 def leaf_tasks(tm: Any, name: str) -> list[str]:
@@ -41,8 +40,11 @@ def leaf_tasks(tm: Any, name: str) -> list[str]:
     if entry.kind in (Kind.TASK, Kind.PY_TASK):
         return [name]
     if entry.kind == Kind.TAG:
-        return sorted(n for n, e in tm.task_index.items()
-                      if name in e.tags and e.kind in (Kind.TASK, Kind.PY_TASK))
+        return sorted(
+            n
+            for n, e in tm.task_index.items()
+            if name in e.tags and e.kind in (Kind.TASK, Kind.PY_TASK)
+        )
     members = load_yaml(entry.yaml_path, resolve_func=False, recursive=True).get("task", [])
     out: list[str] = []
     for member in members:
@@ -62,8 +64,9 @@ def resolved_config(tm: Any, name: str) -> dict[str, Any]:
     return cfg
 
 
-def plan_suite(suite: Suite, data_dir: Path | None, include_optional: bool = False,
-               tm: Any = None) -> SuitePlan:
+def plan_suite(
+    suite: Suite, data_dir: Path | None, include_optional: bool = False, tm: Any = None
+) -> SuitePlan:
     """Build the lm-eval configs for `suite`; `data_dir` None means read from the Hub."""
     tm = tm or task_manager()
     layout = load_layout() if data_dir is not None else {}
