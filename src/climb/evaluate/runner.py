@@ -124,7 +124,7 @@ def evaluate_model(
         )
     device = _device(cfg.device)
     model, tokenizer = load_for_eval(ref, device)
-    out = _run_lm_eval(model, tokenizer, plan.configs, cfg, device)
+    out = run_lm_eval(model, tokenizer, plan.configs, cfg, device)
     tasks, average = score_suite(suite, plan.leaves, out)
     result = {
         "model": {
@@ -163,9 +163,15 @@ def make_lm(model: Any, tokenizer: Any, cfg: EvalConfig, device: str) -> Any:
     return cls(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size, device=device)
 
 
-def _run_lm_eval(
+def run_lm_eval(
     model: Any, tokenizer: Any, configs: list[dict[str, Any]], cfg: EvalConfig, device: str
 ) -> dict[str, Any]:
+    """Run lm-eval on resolved task configs with the LM of `cfg.backend` around a loaded model.
+
+    Takes the model and tokenizer, the task configs of a suite plan, the eval config (backend,
+    batch size, limit) and the device; returns lm-eval's output as plain JSON data (results,
+    n-samples, configs, per-sample logs).
+    """
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
