@@ -111,12 +111,13 @@ def evaluate_model(
         lm_eval_version=lm_eval.__version__,
         limit=cfg.limit,
         data=data_identity(folder),
+        include_optional=cfg.include_optional,
     )
     if use_cache and (hit := cache_get(state.eval_cache, key)) is not None:
         log.info("eval: cache hit for %s on %s (%s)", ref.name, suite.name, key[:12])
         return {**hit, "cached": True, "seconds": time.perf_counter() - start}
 
-    plan = plan_suite(suite, folder)
+    plan = plan_suite(suite, folder, cfg.include_optional, protocol=cfg.protocol)
     if source == "smoke":
         plan.deviations.append(
             "benchmark data: climb's bundled smoke set, not the real "
@@ -143,6 +144,8 @@ def evaluate_model(
         "tasks": tasks,
         "average": average,
         "deviations": plan.deviations,
+        "protocol_notes": plan.notes,
+        "include_optional": cfg.include_optional,
         "compute_seconds": time.perf_counter() - start,
     }
     write_outputs(out_dir, result, out)
