@@ -3,7 +3,10 @@
 1. for each Open LLM Leaderboard v1 task, climb's task (config/tasks) and lm-eval's OWN built-in
    definition (loaded from lm-eval's tasks folder: arc_challenge, hellaswag, mmlu_<subject>,
    truthfulqa_mc2), with the suite's shots and the data redirected to the mirror by climb's
-   `redirect_to_mirror`, build the same prompts and get the same scores on a subset;
+   `redirect_to_mirror`, build the same prompts and get the same scores on a subset. Both runs
+   go through lm-eval's request cache (`use_cache`, keyed by the request text), so the model
+   scores each distinct prompt once: identical prompts cost one pass, different ones are scored
+   separately and would show up as different prompts and scores;
 2. climb's PrefixCacheLM gives lm-eval's HFLM's log-likelihoods and scores on real prompts
    (MMLU's shared 5-shot prefix, TruthfulQA's shared preamble).
 """
@@ -53,6 +56,27 @@ def run(loaded: Any, configs: list[dict], limit: int, backend: str = "climb-hf")
     return run_lm_eval(loaded[0], loaded[1], configs, cfg, "cpu")
 
 
+def run_cached(loaded: Any, configs: list[dict], limit: int, cache: Path) -> dict:
+    """lm-eval's simple_evaluate with climb's LM behind lm-eval's request cache."""
+    import json
+
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    from climb.evaluate.fastlm import PrefixCacheLM
+
+    lm = PrefixCacheLM(pretrained=loaded[0], tokenizer=loaded[1], batch_size=8, device="cpu")
+    out = simple_evaluate(
+        model=lm,
+        tasks=configs,
+        limit=limit,
+        log_samples=True,
+        use_cache=str(cache),
+        task_manager=TaskManager(include_defaults=False),
+    )
+    return json.loads(json.dumps(out, default=str))
+
+
 def suite_task(name: str) -> Any:
     from climb.evaluate.suites import load_suite
 
@@ -61,7 +85,7 @@ def suite_task(name: str) -> Any:
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_climb_task_equals_lm_evals_own_definition(name, benchmarks, builtin_tm, loaded):
+def test_climb_task_equals_lm_evals_own_definition(name, benchmarks, builtin_tm, loaded, tmp_path):
     from climb.evaluate.mirror import load_layout, redirect_to_mirror
     from climb.evaluate.tasks import plan_suite, resolved_config, with_shots
 
@@ -80,8 +104,8 @@ def test_climb_task_equals_lm_evals_own_definition(name, benchmarks, builtin_tm,
     # the mirror departs from the leaderboard in the same way for both (HellaSwag's pool)
     assert [d.replace("climb_", "") for d in plan.deviations] == deviations
 
-    a = run(loaded, list(ours.values()), limit)
-    b = run(loaded, theirs, limit)
+    a = run_cached(loaded, list(ours.values()), limit, tmp_path / "requests")
+    b = run_cached(loaded, theirs, limit, tmp_path / "requests")
     for builtin in builtins:
         mine, own = f"climb_{builtin}", builtin
         pa = [s["arguments"] for s in a["samples"][mine]]
@@ -102,8 +126,8 @@ def test_prefix_cache_lm_equals_hflm_on_real_prompts(benchmarks, loaded):
     for name, leaves in (("mmlu", {"climb_mmlu_anatomy"}), ("truthfulqa_mc2", None)):
         plan = plan_suite(suite_task(name), benchmarks)
         configs += [c for c in plan.configs if leaves is None or c["task"] in leaves]
-    fast = run(loaded, configs, 3, backend="climb-hf")
-    base = run(loaded, configs, 3, backend="hf")
+    fast = run(loaded, configs, 2, backend="climb-hf")
+    base = run(loaded, configs, 2, backend="hf")
     for task, samples in base["samples"].items():
         ours = fast["samples"][task]
         for s_base, s_fast in zip(samples, ours, strict=True):
