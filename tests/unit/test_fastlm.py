@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from climb.evaluate.fastlm import common_prefix_len, group_requests
+from climb.evaluate.prefix_plan import (
+    cluster_contexts,
+    common_prefix_len,
+    group_requests,
+    pad_chunks,
+    shared_len,
+)
 
 TOL = 1e-4
 
@@ -90,6 +96,47 @@ def test_group_requests_sorts_contexts_and_sets_aside_truncated_and_empty() -> N
     groups, fallback = group_requests(reqs, max_length=8)
     assert groups == [((1, 2), [1]), ((3, 1), [0, 2])]
     assert fallback == [3, 4, 5]
+
+
+def test_cluster_contexts_groups_long_shared_prefixes_only() -> None:
+    shots = tuple(range(100, 140))  # a 40-token preamble, as MMLU's five shots
+    ctxs = sorted([(*shots, 1, 2), (*shots, 3), (*shots, 3, 4, 5), (7, 8, 9), (7, 1, 2)])
+    runs = cluster_contexts(ctxs)
+    assert [[ctxs[i] for i in run] for run in runs] == [
+        [(7, 1, 2)],  # shares 1 of 3 tokens with (7, 8, 9): below half
+        [(7, 8, 9)],
+        [(*shots, 1, 2), (*shots, 3), (*shots, 3, 4, 5)],
+    ]
+    assert shared_len([(*shots, 1, 2), (*shots, 3, 4, 5)]) == 40
+    assert shared_len([(1, 2), (1, 2, 3)]) == 1  # every member keeps a token to run
+
+
+def test_pad_chunks_sorts_by_length_and_bounds_padding() -> None:
+    assert pad_chunks([5, 5, 5, 5], size=3) == [[0, 1, 2], [3]]
+    assert pad_chunks([10, 3, 11, 40], size=8) == [[1], [0, 2], [3]]
+    assert pad_chunks([4, 4], size=1) == [[0], [1]]
+
+
+def test_shared_preamble_runs_once_and_questions_together(tiny) -> None:
+    """MMLU-like requests: one forward for the preamble, one batch for the 6 questions."""
+    model, tok = tiny
+    rng = random.Random(3)
+    preamble = [rng.randrange(1000) for _ in range(60)]
+    reqs = []
+    for q in range(6):
+        ctx = preamble + [rng.randrange(1000) for _ in range(5)]
+        reqs += [((f"q{q}", letter), ctx, [tok.convert_tokens_to_ids(letter)]) for letter in "ABCD"]
+    fast = make("fast", tiny, batch_size=8)
+    calls: list[tuple[int, ...]] = []
+    hook = model.register_forward_pre_hook(
+        lambda _m, args, kwargs: calls.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
+    )
+    try:
+        got = fast._loglikelihood_tokens(reqs, disable_tqdm=True)
+    finally:
+        hook.remove()
+    assert calls == [(1, 60), (6, 5)]
+    assert_same(make("hf", tiny, batch_size=1)._loglikelihood_tokens(reqs, disable_tqdm=True), got)
 
 
 @pytest.mark.parametrize("batch_size", [1, 3, 64])

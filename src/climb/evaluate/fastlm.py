@@ -11,7 +11,10 @@ scores the same requests with the same numbers (up to float rounding) but:
   (no mask needed: a causal model never looks at the padding after a token);
 - visits contexts in lexicographic token order and keeps the cache between them, cropped to the
   prefix the next context shares, so shared few-shot preambles are computed once per run;
-- computes no logits for context positions (`logits_to_keep=1`), only for continuations.
+- runs the rest of contexts that share most of their tokens (MMLU questions of one subject,
+  TruthfulQA questions) together, right-padded in batches of `batch_size`, over the one cached
+  prefix (sorted by length, so little padding);
+- computes no logits for context positions (`logits_to_keep`), only for continuations.
 
 lm-eval's semantics are kept: context and continuation tokens as given, `is_greedy`, the cache
 hook, the order of results. Requests HFLM would truncate (context + continuation longer than
@@ -33,40 +36,18 @@ from tqdm import tqdm
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
+from climb.evaluate.prefix_plan import (
+    Request,
+    cluster_contexts,
+    common_prefix_len,
+    group_requests,
+    pad_chunks,
+    shared_len,
+)
+
 log = logging.getLogger(__name__)
 
-Request = tuple[tuple[str, str] | None, list[int], list[int]]
 Score = tuple[float, bool]
-
-
-def common_prefix_len(a: Sequence[int], b: Sequence[int]) -> int:
-    """Return the length of the longest common prefix of two token lists."""
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
-
-
-def group_requests(
-    requests: Sequence[Request], max_length: int
-) -> tuple[list[tuple[tuple[int, ...], list[int]]], list[int]]:
-    """Split requests into context groups and the ones HFLM must handle itself.
-
-    Takes lm-eval's tokenized requests ((context, continuation) strings, context tokens,
-    continuation tokens) and the model's max length. Returns (groups, fallback): groups is a
-    list of (context tokens, request indices) sorted by context tokens, so contexts sharing a
-    prefix are neighbours; fallback lists the indices of requests HFLM would truncate or that
-    have an empty context or continuation (HFLM's own checks then apply to them).
-    """
-    by_context: dict[tuple[int, ...], list[int]] = {}
-    fallback: list[int] = []
-    for i, (_, ctx, cont) in enumerate(requests):
-        if not ctx or not cont or len(ctx) + len(cont) > max_length + 1:
-            fallback.append(i)
-        else:
-            by_context.setdefault(tuple(ctx), []).append(i)
-    return sorted(by_context.items()), fallback
 
 
 def cache_kwarg(model: Any) -> str | None:
@@ -93,15 +74,21 @@ def plain_kv_cache(config: Any) -> bool:
     return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
 
 
+KV = list[tuple[torch.Tensor, torch.Tensor]]  # keys and values per layer, batch 1
+
+
 class PrefixCacheLM(HFLM):
     """HFLM whose loglikelihood path computes each context once and shares common prefixes.
 
-    Constructed exactly like HFLM. `batch_size` caps the continuation rows of one forward pass
-    ("auto" scores all continuations of a context in one pass).
+    Constructed exactly like HFLM. `batch_size` caps the rows of one forward pass: contexts run
+    together after a shared prefix, and continuations scored after one context ("auto": all).
     """
 
     def _loglikelihood_tokens(
-        self, requests: list[Request], disable_tqdm: bool = False, override_bs: int | None = None
+        self,
+        requests: list[Request],
+        disable_tqdm: bool = False,
+        override_bs: int | None = None,
     ) -> list[Score]:
         """Return (log-likelihood, is_greedy) per request, in the order given."""
         kwarg = cache_kwarg(self.model) if self.backend == "causal" else None
@@ -121,39 +108,58 @@ class PrefixCacheLM(HFLM):
             desc="Running loglikelihood requests",
             disable=disable_tqdm or self.rank != 0,
         )
-        prefix = _PrefixState(self, kwarg)
-        for ctx, idxs in groups:
-            first = prefix.run_context(list(ctx))
-            conts = [requests[i][2] for i in idxs]
-            for i, score in zip(idxs, self._score(prefix, first, conts), strict=True):
-                res[i] = score
-                request_str = requests[i][0]
-                if request_str is not None:
-                    self.cache_hook.add_partial("loglikelihood", request_str, score)
-                pbar.update(1)
+        state = _PrefixState(self, kwarg)
+        for run in cluster_contexts([ctx for ctx, _ in groups]):
+            for member, first, kv in self._run_contexts(state, [groups[m][0] for m in run]):
+                idxs = groups[run[member]][1]
+                scores = self._score(state, kv, first, [requests[i][2] for i in idxs])
+                for i, score in zip(idxs, scores, strict=True):
+                    res[i] = score
+                    if requests[i][0] is not None:
+                        self.cache_hook.add_partial("loglikelihood", requests[i][0], score)
+                    pbar.update(1)
         pbar.close()
         if any(r is None for r in res):
             raise RuntimeError("a loglikelihood request was left without a score")
         return [r for r in res if r is not None]
 
+    def _rows_per_pass(self, n: int) -> int:
+        return self.batch_size if isinstance(self.batch_size, int) else max(1, n)
+
+    def _run_contexts(self, state: _PrefixState, contexts: list[tuple[int, ...]]) -> Any:
+        """Yield (index in `contexts`, log-probs of the first continuation token, KV of the whole
+        context) per context: alone after the cached prefix, or in length-sorted batches after
+        the prefix the run shares."""
+        if len(contexts) == 1:
+            first = state.run_context(list(contexts[0]))
+            yield 0, first, state.kv()
+            return
+        shared = shared_len(contexts)
+        state.hold(list(contexts[0][:shared]))
+        lengths = [len(c) - shared for c in contexts]
+        for chunk in pad_chunks(lengths, self._rows_per_pass(len(contexts))):
+            suffixes = [list(contexts[j][shared:]) for j in chunk]
+            for j, (first, kv) in zip(chunk, state.run_suffixes(suffixes), strict=True):
+                yield j, first, kv
+
     def _score(
-        self, prefix: _PrefixState, first: torch.Tensor, conts: list[list[int]]
+        self, state: _PrefixState, kv: KV, first: torch.Tensor, conts: list[list[int]]
     ) -> list[Score]:
-        """Score continuations of the context held in `prefix`'s cache.
+        """Score continuations of the context whose cache is `kv`.
 
         `first` holds the log-probs the context gives the first continuation token. The rest of
-        a continuation is fed as a row cont[:-1] after the cached context, in right-padded
-        batches; a row that starts another (longer) row is read from that row. Returns one
+        a continuation is fed as a row cont[:-1] after the context, in right-padded batches; a
+        row that starts another (longer) row is read from that row. Returns one
         (log-likelihood, is_greedy) per continuation.
         """
         rows: list[tuple[int, ...]] = []
         for row in sorted({tuple(c[:-1]) for c in conts if len(c) > 1}, key=len, reverse=True):
             if not any(r[: len(row)] == row for r in rows):
                 rows.append(row)
-        bs = self.batch_size if isinstance(self.batch_size, int) else len(rows)
+        step = self._rows_per_pass(len(rows))
         row_lp: list[torch.Tensor] = []
-        for start in range(0, len(rows), max(1, bs)):
-            row_lp.extend(prefix.run_rows(rows[start : start + bs]))
+        for start in range(0, len(rows), step):
+            row_lp.extend(state.run_rows(kv, rows[start : start + step]))
         out = []
         for cont in conts:
             lp = first.unsqueeze(0)
@@ -167,16 +173,25 @@ class PrefixCacheLM(HFLM):
 
 
 class _PrefixState:
-    """The KV cache of the last context run, and the model calls that extend and read it."""
+    """The KV cache of the prefix last run, and the model calls that extend and read it."""
 
     def __init__(self, lm: PrefixCacheLM, kwarg: str) -> None:
         self.lm = lm
         self.kwarg = kwarg
         self.cache: Any = DynamicCache(config=lm.model.config)
         self.tokens: list[int] = []
-        self.keep_one = takes_logits_to_keep(lm.model)
+        self.keep_logits = takes_logits_to_keep(lm.model)
 
-    def _call(self, inp: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+    def kv(self) -> KV:
+        """Return the cache's keys and values per layer ([] for an empty cache)."""
+        if self.cache.get_seq_length() == 0:
+            return []
+        return [(layer.keys, layer.values) for layer in self.cache.layers]
+
+    def _call(self, inp: torch.Tensor, cache: Any, keep: Any = None) -> torch.Tensor:
+        kwargs: dict[str, Any] = {self.kwarg: cache, "use_cache": True}
+        if keep is not None and self.keep_logits:
+            kwargs["logits_to_keep"] = keep
         dtype = self.lm.mixed_precision_dtype
         with (
             torch.no_grad(),
@@ -184,37 +199,74 @@ class _PrefixState:
         ):
             return self.lm.model(input_ids=inp, **kwargs).logits
 
-    def run_context(self, ctx: list[int]) -> torch.Tensor:
-        """Make the cache hold `ctx`: crop it to the prefix it shares with the previous context
-        (leaving at least one token to run), run the rest. Returns the log-probs [vocab] of the
-        token after `ctx`."""
-        keep = min(common_prefix_len(self.tokens, ctx), len(ctx) - 1)
-        if keep < len(self.tokens):
-            self.cache.crop(keep - len(self.tokens))
-        inp = torch.tensor([ctx[keep:]], dtype=torch.long, device=self.lm.device)
-        kwargs: dict[str, Any] = {self.kwarg: self.cache, "use_cache": True}
-        if self.keep_one:
-            kwargs["logits_to_keep"] = 1
-        logits = self._call(inp, **kwargs)[0, -1]
-        self.tokens = list(ctx)
+    def _log_softmax(self, logits: torch.Tensor) -> torch.Tensor:
         return F.log_softmax(logits, dim=-1, dtype=self.lm.softmax_dtype)
 
-    def run_rows(self, rows: list[tuple[int, ...]]) -> list[torch.Tensor]:
-        """Run right-padded rows after the cached context (the cache itself is left as it is);
-        return each row's log-probs [row length, vocab]."""
-        width = max(len(r) for r in rows)
-        inp = torch.zeros((len(rows), width), dtype=torch.long, device=self.lm.device)
-        for j, r in enumerate(rows):
-            inp[j, : len(r)] = torch.tensor(r, dtype=torch.long)
-        batch_cache = DynamicCache(
-            ddp_cache_data=[
-                (
-                    layer.keys.expand(len(rows), -1, -1, -1),
-                    layer.values.expand(len(rows), -1, -1, -1),
-                )
-                for layer in self.cache.layers
-            ]
+    def _advance(self, ctx: list[int], min_new: int) -> list[int]:
+        """Crop the cache to what it shares with `ctx` (leaving `min_new` tokens of `ctx` to
+        run); return the tokens of `ctx` still to run."""
+        keep = min(common_prefix_len(self.tokens, ctx), len(ctx) - min_new)
+        if keep < len(self.tokens):
+            if keep == 0:
+                self.cache = DynamicCache(config=self.lm.model.config)
+            else:
+                self.cache.crop(keep - len(self.tokens))
+        self.tokens = list(ctx)
+        return ctx[keep:]
+
+    def hold(self, prefix: list[int]) -> None:
+        """Make the cache hold exactly `prefix` (possibly empty)."""
+        new = self._advance(prefix, 0)
+        if new:
+            inp = torch.tensor([new], dtype=torch.long, device=self.lm.device)
+            self._call(inp, self.cache, keep=1)
+
+    def run_context(self, ctx: list[int]) -> torch.Tensor:
+        """Make the cache hold `ctx`; return the log-probs [vocab] of the token after it."""
+        new = self._advance(ctx, 1)
+        inp = torch.tensor([new], dtype=torch.long, device=self.lm.device)
+        return self._log_softmax(self._call(inp, self.cache, keep=1)[0, -1])
+
+    def _batch_cache(self, kv: KV, n: int) -> Any:
+        """A fresh cache holding `kv` repeated `n` times (the cache of `kv` is left as it is)."""
+        if not kv:
+            return DynamicCache(config=self.lm.model.config)
+        return DynamicCache(
+            ddp_cache_data=[(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in kv]
         )
-        logits = self._call(inp, **{self.kwarg: batch_cache, "use_cache": True})
-        logprobs = F.log_softmax(logits, dim=-1, dtype=self.lm.softmax_dtype)
+
+    def _padded(self, rows: Sequence[Sequence[int]]) -> torch.Tensor:
+        inp = torch.zeros((len(rows), max(len(r) for r in rows)), dtype=torch.long)
+        for j, r in enumerate(rows):
+            inp[j, : len(r)] = torch.tensor(list(r), dtype=torch.long)
+        return inp.to(self.lm.device)
+
+    def run_suffixes(self, suffixes: list[list[int]]) -> list[tuple[torch.Tensor, KV]]:
+        """Run several contexts' remaining tokens, right-padded, after the held prefix. Returns
+        per context the log-probs [vocab] of the token after it and its own KV (a view into the
+        batch's cache, up to its last real token)."""
+        batch = self._batch_cache(self.kv(), len(suffixes))
+        last = [len(s) - 1 for s in suffixes]
+        positions = sorted(set(last))
+        keep = torch.tensor(positions, device=self.lm.device)
+        logits = self._call(self._padded(suffixes), batch, keep=keep)
+        if not self.keep_logits:
+            logits = logits[:, keep]
+        held = len(self.tokens)
+        out = []
+        for j, pos in enumerate(last):
+            first = self._log_softmax(logits[j, positions.index(pos)])
+            end = held + pos + 1
+            kv = [
+                (layer.keys[j : j + 1, :, :end], layer.values[j : j + 1, :, :end])
+                for layer in batch.layers
+            ]
+            out.append((first, kv))
+        return out
+
+    def run_rows(self, kv: KV, rows: list[tuple[int, ...]]) -> list[torch.Tensor]:
+        """Run right-padded rows after the context whose cache is `kv`; return each row's
+        log-probs [row length, vocab]."""
+        logits = self._call(self._padded(rows), self._batch_cache(kv, len(rows)))
+        logprobs = self._log_softmax(logits)
         return [logprobs[j, : len(r)] for j, r in enumerate(rows)]
