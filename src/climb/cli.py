@@ -137,6 +137,44 @@ def data_prepare(
     typer.echo(json.dumps(out, indent=2) if as_json else format_report(out))
 
 
+@app.command("mirror")
+def mirror(
+    action: Annotated[str, typer.Argument(help="export | upload | download")],
+    source: Annotated[
+        str, typer.Argument(help="export: suite; upload: mirror folder; download: s3://bucket/dir")
+    ],
+    target: Annotated[
+        str, typer.Argument(help="export: folder; upload: s3://bucket/dir; download: folder")
+    ],
+    include_optional: Annotated[bool, typer.Option(help="Export optional suite members")] = False,
+    endpoint_url: Annotated[
+        str | None, typer.Option(help="S3-compatible endpoint (default: AWS_ENDPOINT_URL or AWS)")
+    ] = None,
+) -> None:
+    """Benchmark mirror for air-gapped clusters: `export SUITE DIR` writes every dataset the
+    suite reads (from the Hub) as JSONL + mirror.yaml + SHA256SUMS; `upload DIR s3://...` and
+    `download s3://... DIR` move such a folder through S3. Evaluate with eval.data_dir=DIR."""
+    from climb.evaluate import mirror_export as mx
+    from climb.evaluate.mirror import MirrorError
+    from climb.evaluate.suites import SuiteError, load_suite
+
+    try:
+        if action == "export":
+            layout = mx.export_mirror(load_suite(source), Path(target), None, include_optional)
+            n = sum(len(names) for names in layout.values())
+            typer.echo(f"mirror {target}: {n} datasets; evaluate with eval.data_dir={target}")
+        elif action == "upload":
+            keys = mx.upload_mirror(Path(source), target, mx.s3_client(endpoint_url))
+            typer.echo(f"uploaded {len(keys)} files to {target}")
+        elif action == "download":
+            files = mx.download_mirror(source, Path(target), mx.s3_client(endpoint_url))
+            typer.echo(f"downloaded {len(files)} files to {target} (checksums verified)")
+        else:
+            fail(f"unknown mirror action {action!r}; use export, upload or download")
+    except (MirrorError, SuiteError, ValueError) as exc:
+        fail(str(exc))
+
+
 @servers_app.command("up")
 def servers_up(state_dir: str = ".climb") -> None:
     """Start (or find) the local Prefect server and print its UI address."""

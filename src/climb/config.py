@@ -269,14 +269,33 @@ class EvalConfig(Section):
 
     suite: str = Field(default="open-llm-v1", min_length=1)
     limit: int | None = Field(default=None, ge=1, description="Documents per task (None = all).")
-    batch_size: int = Field(default=8, ge=1)
+    batch_size: int = Field(
+        default=8,
+        ge=1,
+        description="Sequences per forward pass (climb-hf: continuation rows scored together "
+        "after one shared context).",
+    )
+    backend: Literal["climb-hf", "hf"] = Field(
+        default="climb-hf",
+        description="climb-hf: lm-eval's HFLM with each context and shared prefix computed once "
+        "(same scores, several times faster); hf: lm-eval's HFLM unchanged.",
+    )
     data_dir: str | None = Field(
         default=None,
         description="Benchmark mirror folder (JSONL in the Hub schemas); `hub` = load from the "
         "Hub; unset = the smoke set bundled with climb (pipeline check only, not a real score).",
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    protocol: Literal["lm-eval-0.4"] = "lm-eval-0.4"
+    protocol: Literal["lm-eval-0.4", "leaderboard-2023"] = Field(
+        default="lm-eval-0.4",
+        description="lm-eval-0.4: lm-eval's task definitions as they are; leaderboard-2023: "
+        "undo the differences to the 2023 leaderboard harness that are cheap to undo "
+        "(docs/evaluation.md).",
+    )
+    include_optional: bool = Field(
+        default=False,
+        description="Also run the suite's optional members (they count in the average).",
+    )
 
 
 class PromotionConfig(Section):

@@ -2,7 +2,9 @@
 decides it, so the same model is never evaluated twice for the same suite and protocol.
 
 Key = sha256 of (model weights digest, suite name and version, protocol, lm-eval version,
-limit, benchmark data identity). Files are written atomically; a corrupt entry is ignored.
+limit, benchmark data identity, and whether the suite's optional members ran). The backend
+(eval.backend) and batch size are not in the key: they do not change scores. Files are written
+atomically; a corrupt entry is ignored.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ def cache_key(
     lm_eval_version: str,
     limit: int | None,
     data: str,
+    include_optional: bool = False,
 ) -> str:
-    """Return the cache key of one evaluation."""
-    payload = {
+    """Return the cache key of one evaluation (optional suite members only enter the key when
+    they are included, so keys of plain suite runs stay as they were)."""
+    payload: dict[str, object] = {
         "model": model_digest,
         "suite": suite,
         "suite_version": suite_version,
@@ -35,6 +39,8 @@ def cache_key(
         "limit": limit,
         "data": data,
     }
+    if include_optional:
+        payload["optional"] = True
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

@@ -25,10 +25,21 @@ class MirrorError(ValueError):
     """The mirror cannot serve a task; the message names the task, dataset and missing file."""
 
 
-def load_layout(path: Path | None = None) -> dict[str, dict[str, Any]]:
-    """Return the mirror layout (Hub path -> dataset name -> {files, where})."""
-    path = path or config_dir() / "tasks" / "mirror.yaml"
-    return dict(yaml.safe_load(path.read_text()))
+LAYOUT_FILE = "mirror.yaml"
+
+
+def load_layout(data_dir: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Return the mirror layout (Hub path -> dataset name -> {files, where}).
+
+    climb's config/tasks/mirror.yaml describes the layout of ../shared/benchmarks; a mirror
+    folder written by `climb mirror export` carries its own mirror.yaml, whose datasets take
+    precedence over climb's.
+    """
+    layout = dict(yaml.safe_load((config_dir() / "tasks" / LAYOUT_FILE).read_text()))
+    own = data_dir / LAYOUT_FILE if data_dir is not None else None
+    if own is not None and own.is_file():
+        layout.update(yaml.safe_load(own.read_text()) or {})
+    return layout
 
 
 @functools.lru_cache(maxsize=32)

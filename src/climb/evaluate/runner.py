@@ -1,8 +1,10 @@
 """Running a suite on one model with lm-eval, with the result cache in front.
 
 The model is loaded once (a LoRA adapter is merged into its base in memory, so an adapter
-evaluates as fast as a plain model) and handed to lm-eval's HFLM; climb's tasks and the suite's
-shots, metrics and limit decide the rest.
+evaluates as fast as a plain model) and handed to lm-eval, wrapped in climb's PrefixCacheLM (an
+HFLM that computes each context and shared few-shot prefix once; `eval.backend: hf` selects
+lm-eval's HFLM unchanged); climb's tasks and the suite's shots, metrics and limit decide the
+rest.
 """
 
 from __future__ import annotations
@@ -109,12 +111,13 @@ def evaluate_model(
         lm_eval_version=lm_eval.__version__,
         limit=cfg.limit,
         data=data_identity(folder),
+        include_optional=cfg.include_optional,
     )
     if use_cache and (hit := cache_get(state.eval_cache, key)) is not None:
         log.info("eval: cache hit for %s on %s (%s)", ref.name, suite.name, key[:12])
         return {**hit, "cached": True, "seconds": time.perf_counter() - start}
 
-    plan = plan_suite(suite, folder)
+    plan = plan_suite(suite, folder, cfg.include_optional, protocol=cfg.protocol)
     if source == "smoke":
         plan.deviations.append(
             "benchmark data: climb's bundled smoke set, not the real "
@@ -122,7 +125,7 @@ def evaluate_model(
         )
     device = _device(cfg.device)
     model, tokenizer = load_for_eval(ref, device)
-    out = _run_lm_eval(model, tokenizer, plan.configs, cfg, device)
+    out = run_lm_eval(model, tokenizer, plan.configs, cfg, device)
     tasks, average = score_suite(suite, plan.leaves, out)
     result = {
         "model": {
@@ -141,6 +144,8 @@ def evaluate_model(
         "tasks": tasks,
         "average": average,
         "deviations": plan.deviations,
+        "protocol_notes": plan.notes,
+        "include_optional": cfg.include_optional,
         "compute_seconds": time.perf_counter() - start,
     }
     write_outputs(out_dir, result, out)
@@ -148,14 +153,32 @@ def evaluate_model(
     return {**result, "cache_key": key, "cached": False, "seconds": time.perf_counter() - start}
 
 
-def _run_lm_eval(
+def make_lm(model: Any, tokenizer: Any, cfg: EvalConfig, device: str) -> Any:
+    """Return the lm-eval LM for `cfg.backend` around a loaded model: climb's PrefixCacheLM
+    (`climb-hf`, each context and shared prefix computed once) or lm-eval's HFLM (`hf`)."""
+    from lm_eval.models.huggingface import HFLM
+
+    cls: Any = HFLM
+    if cfg.backend == "climb-hf":
+        from climb.evaluate.fastlm import PrefixCacheLM
+
+        cls = PrefixCacheLM
+    return cls(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size, device=device)
+
+
+def run_lm_eval(
     model: Any, tokenizer: Any, configs: list[dict[str, Any]], cfg: EvalConfig, device: str
 ) -> dict[str, Any]:
+    """Run lm-eval on resolved task configs with the LM of `cfg.backend` around a loaded model.
+
+    Takes the model and tokenizer, the task configs of a suite plan, the eval config (backend,
+    batch size, limit) and the device; returns lm-eval's output as plain JSON data (results,
+    n-samples, configs, per-sample logs).
+    """
     from lm_eval import simple_evaluate
-    from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size, device=device)
+    lm = make_lm(model, tokenizer, cfg, device)
     out = simple_evaluate(
         model=lm,
         tasks=configs,

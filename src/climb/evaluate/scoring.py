@@ -15,15 +15,28 @@ class ScoringError(ValueError):
     """A metric the suite needs is missing or not a number; nothing may be promoted on it."""
 
 
-def _metric(results: dict[str, Any], leaf: str, metric: str) -> tuple[float, float | None]:
+def _metric(
+    results: dict[str, Any], leaf: str, metric: str, filt: str = "none"
+) -> tuple[float, float | None]:
     row = results.get(leaf)
     if row is None:
         raise ScoringError(f"lm-eval returned no results for task {leaf}")
-    value = row.get(f"{metric},none", row.get(metric))
+    value = row.get(f"{metric},{filt}", row.get(metric) if filt == "none" else None)
     if not isinstance(value, int | float) or math.isnan(value) or math.isinf(value):
-        raise ScoringError(f"task {leaf}: metric {metric} is {value!r}, not a number")
-    se = row.get(f"{metric}_stderr,none")
+        raise ScoringError(
+            f"task {leaf}: metric {metric} (filter {filt}) is {value!r}, not a number"
+        )
+    se = row.get(f"{metric}_stderr,{filt}")
     return float(value), float(se) if isinstance(se, int | float) and not math.isnan(se) else None
+
+
+def leaf_value(st: SuiteTask, results: dict[str, Any], leaf: str) -> tuple[float, float | None]:
+    """Return (raw score, stderr) of one leaf task: the suite's metric, or the plain mean of its
+    `average_of` metrics (stderr None then: the metrics are not independent)."""
+    values = [_metric(results, leaf, m, st.filter) for m in st.metrics()]
+    if len(values) == 1:
+        return values[0]
+    return sum(v for v, _ in values) / len(values), None
 
 
 def normalise(raw: float, baseline: float | None) -> float:
@@ -33,30 +46,50 @@ def normalise(raw: float, baseline: float | None) -> float:
     return max(0.0, (raw - baseline) / (1.0 - baseline))
 
 
+def _root_sum_sq(parts: list[float | None]) -> float | None:
+    if any(p is None for p in parts):
+        return None
+    return math.sqrt(sum(p * p for p in parts if p is not None))
+
+
 def score_task(
     st: SuiteTask, leaves: list[str], results: dict[str, Any], n_samples: dict[str, Any]
 ) -> dict[str, Any]:
-    """Return {score, stderr, metric, num_fewshot, n, subtasks} for one suite task (0..1 scale)."""
-    per_leaf = {leaf: _metric(results, leaf, st.metric) for leaf in leaves}
-    normed = {leaf: normalise(v, st.random_baseline) for leaf, (v, _) in per_leaf.items()}
-    score = sum(normed.values()) / len(normed)
-    ses = [se for _, se in per_leaf.values()]
-    stderr = (
-        math.sqrt(sum(s * s for s in ses if s is not None)) / len(ses)
-        if all(s is not None for s in ses)
-        else None
-    )
-    if st.random_baseline is not None and stderr is not None:
-        stderr = stderr / (1.0 - st.random_baseline)
-    n = sum(int((n_samples.get(leaf) or {}).get("effective", 0)) for leaf in leaves)
+    """Return {score, stderr, metric, num_fewshot, n, subtasks} for one suite task (0..1 scale).
+
+    `subtask_mean` (and `single`) normalise each leaf with its own baseline, then take the plain
+    mean; `size_weighted` takes the mean over all documents, then normalises once.
+    """
+    raw = {leaf: leaf_value(st, results, leaf) for leaf in leaves}
+    sizes = {leaf: int((n_samples.get(leaf) or {}).get("effective", 0)) for leaf in leaves}
+    try:
+        base = {leaf: st.baseline(leaf) for leaf in leaves}
+    except KeyError as exc:
+        raise ScoringError(str(exc)) from exc
+    normed = {leaf: normalise(v, base[leaf]) for leaf, (v, _) in raw.items()}
+    stderr: float | None
+    if st.aggregate == "size_weighted":
+        total = sum(sizes.values())
+        if total == 0:
+            raise ScoringError(f"{st.name}: size_weighted needs lm-eval's n-samples")
+        b = base[leaves[0]]
+        score = normalise(sum(sizes[k] * v for k, (v, _) in raw.items()) / total, b)
+        se = _root_sum_sq([sizes[k] * s if s is not None else None for k, (_, s) in raw.items()])
+        stderr = None if se is None else se / total / (1.0 - (b or 0.0))
+    else:
+        score = sum(normed.values()) / len(normed)
+        se = _root_sum_sq(
+            [s / (1.0 - (base[k] or 0.0)) if s is not None else None for k, (_, s) in raw.items()]
+        )
+        stderr = None if se is None else se / len(leaves)
     out: dict[str, Any] = {
         "score": score,
         "stderr": stderr,
         "metric": st.metric,
         "num_fewshot": st.num_fewshot,
-        "n": n,
+        "n": sum(sizes.values()),
     }
-    if len(leaves) > 1 or st.aggregate == "subtask_mean":
+    if len(leaves) > 1 or st.aggregate != "single":
         out["subtasks"] = {leaf: round(v, 6) for leaf, v in normed.items()}
     return out
 

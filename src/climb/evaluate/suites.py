@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from climb.resources import config_dir
 
@@ -25,13 +25,30 @@ class SuiteTask(BaseModel):
     name: str = Field(min_length=1, description="Key of this benchmark in results.")
     task: str = Field(min_length=1, description="lm-eval task or group name.")
     num_fewshot: int = Field(ge=0)
-    metric: str = Field(min_length=1, description="lm-eval metric key, e.g. acc_norm.")
-    aggregate: Literal["single", "subtask_mean"] = "single"
-    random_baseline: float | None = Field(
+    metric: str = Field(
+        min_length=1,
+        description="lm-eval metric key, e.g. acc_norm (the result's label with `average_of`).",
+    )
+    average_of: list[str] | None = Field(
         default=None,
-        ge=0.0,
-        lt=1.0,
-        description="1/k for leaderboard-v2 normalisation ((raw-b)/(1-b), clipped at 0).",
+        min_length=1,
+        description="Score = plain mean of these lm-eval metrics (the leaderboard's IFEval: "
+        "prompt- and instruction-level strict accuracy).",
+    )
+    filter: str = Field(
+        default="none",
+        min_length=1,
+        description="lm-eval filter whose metric is read, e.g. strict-match (GSM8K).",
+    )
+    aggregate: Literal["single", "subtask_mean", "size_weighted"] = Field(
+        default="single",
+        description="How subtasks combine: plain mean of (normalised) subtask scores, or the "
+        "mean over all documents (weighted by subtask size, normalised once).",
+    )
+    random_baseline: float | dict[str, float] | None = Field(
+        default=None,
+        description="1/k for leaderboard-v2 normalisation ((raw-b)/(1-b), clipped at 0); a map "
+        "from subtask (leaf lm-eval task) to its own 1/k where subtasks differ (BBH, MuSR).",
     )
     optional: bool = False
     card: dict[str, str] | None = Field(
@@ -39,6 +56,31 @@ class SuiteTask(BaseModel):
         description="Model-card model-index fields: dataset_name, dataset_type, "
         "dataset_config, split, metric_name.",
     )
+
+    @model_validator(mode="after")
+    def _check_baseline(self) -> SuiteTask:
+        values = (
+            self.random_baseline.values()
+            if isinstance(self.random_baseline, dict)
+            else [self.random_baseline]
+        )
+        if any(b is not None and not 0.0 <= b < 1.0 for b in values):
+            raise ValueError(f"{self.name}: random_baseline values must be in [0, 1)")
+        if self.aggregate == "size_weighted" and isinstance(self.random_baseline, dict):
+            raise ValueError(f"{self.name}: size_weighted takes one random_baseline, not a map")
+        return self
+
+    def metrics(self) -> list[str]:
+        """Return the lm-eval metric keys this task reads (one, or those of `average_of`)."""
+        return list(self.average_of or [self.metric])
+
+    def baseline(self, leaf: str) -> float | None:
+        """Return the random baseline of one leaf task (None: no normalisation)."""
+        if isinstance(self.random_baseline, dict):
+            if leaf not in self.random_baseline:
+                raise KeyError(f"{self.name}: no random_baseline for subtask {leaf}")
+            return self.random_baseline[leaf]
+        return self.random_baseline
 
 
 class Suite(BaseModel):

@@ -1,5 +1,9 @@
 """Turning a suite into lm-eval task configs: expand groups to their leaf tasks, set the suite's
-shots, and (with a mirror) redirect each task's data to local files.
+shots, apply the protocol, and (with a mirror) redirect each task's data to local files.
+
+Suites that only name climb's tasks (config/tasks) use a TaskManager over that folder alone,
+which is instant; a suite naming one of lm-eval's built-in tasks (e.g. `leaderboard_bbh`,
+`kobest`) gets lm-eval's full index as well (about 11 s to build).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from climb.evaluate.mirror import load_layout, redirect_to_mirror
+from climb.evaluate.protocol import apply_protocol
 from climb.evaluate.suites import Suite, SuiteTask
 from climb.resources import config_dir
 
@@ -19,7 +24,8 @@ class SuitePlan:
 
     configs: list[dict[str, Any]]
     leaves: dict[str, list[str]]  # suite task name -> leaf lm-eval task names
-    deviations: list[str] = field(default_factory=list)
+    deviations: list[str] = field(default_factory=list)  # where it departs from the leaderboard
+    notes: list[str] = field(default_factory=list)  # what the protocol changed
 
 
 def task_manager(include_defaults: bool = False) -> Any:
@@ -27,6 +33,15 @@ def task_manager(include_defaults: bool = False) -> Any:
     from lm_eval.tasks import TaskManager
 
     return TaskManager(include_path=str(config_dir() / "tasks"), include_defaults=include_defaults)
+
+
+def task_manager_for(names: list[str]) -> Any:
+    """Return climb's TaskManager when it knows every task name, else one that also indexes
+    lm-eval's built-in tasks."""
+    tm = task_manager()
+    if all(name in tm.task_index for name in names):
+        return tm
+    return task_manager(include_defaults=True)
 
 
 def leaf_tasks(tm: Any, name: str) -> list[str]:
@@ -65,16 +80,28 @@ def resolved_config(tm: Any, name: str) -> dict[str, Any]:
 
 
 def plan_suite(
-    suite: Suite, data_dir: Path | None, include_optional: bool = False, tm: Any = None
+    suite: Suite,
+    data_dir: Path | None,
+    include_optional: bool = False,
+    tm: Any = None,
+    protocol: str = "lm-eval-0.4",
 ) -> SuitePlan:
-    """Build the lm-eval configs for `suite`; `data_dir` None means read from the Hub."""
-    tm = tm or task_manager()
-    layout = load_layout() if data_dir is not None else {}
+    """Build the lm-eval configs for `suite`; `data_dir` None means read from the Hub.
+
+    Takes the suite, the mirror folder (or None), whether optional members count, an optional
+    TaskManager (default: `task_manager_for` the suite's tasks) and the protocol. Returns the
+    plan; its deviations say where the data departs from the leaderboard's, its notes what
+    the protocol changed.
+    """
+    selected = suite.selected(include_optional)
+    tm = tm or task_manager_for([st.task for st in selected])
+    layout = load_layout(data_dir) if data_dir is not None else {}
     plan = SuitePlan(configs=[], leaves={})
-    for st in suite.selected(include_optional):
+    for st in selected:
         plan.leaves[st.name] = leaf_tasks(tm, st.task)
         for leaf in plan.leaves[st.name]:
             cfg = with_shots(resolved_config(tm, leaf), st)
+            plan.notes.extend(apply_protocol(cfg, protocol))
             if data_dir is not None:
                 plan.deviations.extend(redirect_to_mirror(cfg, data_dir, layout))
             plan.configs.append(cfg)

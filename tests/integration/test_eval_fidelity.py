@@ -1,0 +1,141 @@
+"""Fidelity on the real benchmark mirror (../shared/benchmarks) with the real SmolLM2:
+
+1. for each Open LLM Leaderboard v1 task, climb's task (config/tasks) and lm-eval's OWN built-in
+   definition (loaded from lm-eval's tasks folder: arc_challenge, hellaswag, mmlu_<subject>,
+   truthfulqa_mc2), with the suite's shots and the data redirected to the mirror by climb's
+   `redirect_to_mirror`, build the same prompts and get the same scores on a subset. Both runs
+   go through lm-eval's request cache (`use_cache`, keyed by the request text), so the model
+   scores each distinct prompt once: identical prompts cost one pass, different ones are scored
+   separately and would show up as different prompts and scores;
+2. climb's PrefixCacheLM gives lm-eval's HFLM's log-likelihoods and scores on real prompts
+   (MMLU's shared 5-shot prefix, TruthfulQA's shared preamble).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.shared]
+
+# suite task -> (lm-eval built-in leaf tasks, docs per task)
+CASES = {
+    "arc_challenge": (["arc_challenge"], 2),
+    "hellaswag": (["hellaswag"], 2),
+    "mmlu": (["mmlu_abstract_algebra", "mmlu_anatomy", "mmlu_high_school_geography"], 2),
+    "truthfulqa_mc2": (["truthfulqa_mc2"], 3),
+}
+
+
+@pytest.fixture(scope="module")
+def loaded(smollm2):
+    """(model, tokenizer) of the real SmolLM2, fp32 on CPU."""
+    from climb.evaluate.runner import ModelRef, load_for_eval
+
+    return load_for_eval(ModelRef(smollm2.path, smollm2.name, smollm2.digest), "cpu")
+
+
+@pytest.fixture(scope="module")
+def builtin_tm():
+    """A TaskManager over lm-eval's own task folders for the v1 benchmarks (and nothing else)."""
+    import lm_eval.tasks
+    from lm_eval.tasks import TaskManager
+
+    root = Path(lm_eval.tasks.__file__).parent
+    folders = [root / "arc", root / "hellaswag", root / "mmlu" / "default", root / "truthfulqa"]
+    return TaskManager(include_path=[str(f) for f in folders], include_defaults=False)
+
+
+def run(loaded: Any, configs: list[dict], limit: int, backend: str = "climb-hf") -> dict:
+    from climb.config import EvalConfig
+    from climb.evaluate.runner import run_lm_eval
+
+    cfg = EvalConfig(backend=backend, batch_size=8, limit=limit, device="cpu")
+    return run_lm_eval(loaded[0], loaded[1], configs, cfg, "cpu")
+
+
+def run_cached(loaded: Any, configs: list[dict], limit: int, cache: Path) -> dict:
+    """lm-eval's simple_evaluate with climb's LM behind lm-eval's request cache."""
+    import json
+
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    from climb.evaluate.fastlm import PrefixCacheLM
+
+    lm = PrefixCacheLM(pretrained=loaded[0], tokenizer=loaded[1], batch_size=8, device="cpu")
+    out = simple_evaluate(
+        model=lm,
+        tasks=configs,
+        limit=limit,
+        log_samples=True,
+        use_cache=str(cache),
+        task_manager=TaskManager(include_defaults=False),
+    )
+    return json.loads(json.dumps(out, default=str))
+
+
+def suite_task(name: str) -> Any:
+    from climb.evaluate.suites import load_suite
+
+    suite = load_suite("open-llm-v1")
+    return suite.model_copy(update={"tasks": [t for t in suite.tasks if t.name == name]})
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_climb_task_equals_lm_evals_own_definition(name, benchmarks, builtin_tm, loaded, tmp_path):
+    from climb.evaluate.mirror import load_layout, redirect_to_mirror
+    from climb.evaluate.tasks import plan_suite, resolved_config, with_shots
+
+    builtins, limit = CASES[name]
+    suite = suite_task(name)
+    st = suite.tasks[0]
+    plan = plan_suite(suite, benchmarks)
+    ours = {f"climb_{b}": c for b in builtins for c in plan.configs if c["task"] == f"climb_{b}"}
+    assert len(ours) == len(builtins)
+
+    theirs, deviations = [], []
+    for b in builtins:
+        cfg = with_shots(resolved_config(builtin_tm, b), st)
+        deviations += redirect_to_mirror(cfg, benchmarks, load_layout(benchmarks))
+        theirs.append(cfg)
+    # the mirror departs from the leaderboard in the same way for both (HellaSwag's pool)
+    assert [d.replace("climb_", "") for d in plan.deviations] == deviations
+
+    a = run_cached(loaded, list(ours.values()), limit, tmp_path / "requests")
+    b = run_cached(loaded, theirs, limit, tmp_path / "requests")
+    for builtin in builtins:
+        mine, own = f"climb_{builtin}", builtin
+        pa = [s["arguments"] for s in a["samples"][mine]]
+        pb = [s["arguments"] for s in b["samples"][own]]
+        assert len(pa) == limit
+        assert pa == pb, f"{builtin}: prompts differ"  # same few-shot examples, same text
+        ra, rb = a["results"][mine], b["results"][own]
+        for metric in ("acc,none", "acc_norm,none"):
+            if metric in rb:
+                assert ra[metric] == pytest.approx(rb[metric], abs=1e-9), (builtin, metric)
+        assert "acc,none" in ra
+
+
+def test_prefix_cache_lm_equals_hflm_on_real_prompts(benchmarks, loaded):
+    from climb.evaluate.tasks import plan_suite
+
+    configs = []
+    for name, leaves in (("mmlu", {"climb_mmlu_anatomy"}), ("truthfulqa_mc2", None)):
+        plan = plan_suite(suite_task(name), benchmarks)
+        configs += [c for c in plan.configs if leaves is None or c["task"] in leaves]
+    fast = run(loaded, configs, 2, backend="climb-hf")
+    base = run(loaded, configs, 2, backend="hf")
+    for task, samples in base["samples"].items():
+        ours = fast["samples"][task]
+        for s_base, s_fast in zip(samples, ours, strict=True):
+            for (lb, gb), (lf, gf) in zip(
+                (r[0] for r in s_base["resps"]), (r[0] for r in s_fast["resps"]), strict=True
+            ):
+                assert float(lf) == pytest.approx(float(lb), abs=1e-4)
+                assert str(gf) == str(gb)
+        for metric, value in base["results"][task].items():
+            if metric.startswith("acc") and "stderr" not in metric:
+                assert fast["results"][task][metric] == pytest.approx(value, abs=1e-4), metric
