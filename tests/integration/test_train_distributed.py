@@ -77,6 +77,18 @@ def _start_background(spec: TrainSpec) -> subprocess.Popen:
     )
 
 
+def _kill_everything(proc: subprocess.Popen) -> None:
+    """SIGKILL torchrun and all its workers at once, as when a node or pod is lost (torchrun
+    starts each worker in a session of its own, so its process group alone is not enough)."""
+    import psutil
+
+    procs = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    for p in procs:
+        p.kill()
+    psutil.wait_procs(procs, timeout=30)
+    proc.wait()
+
+
 def _wait_for_checkpoint(root: Path, step: int, proc: subprocess.Popen, timeout: float = 300):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -123,8 +135,7 @@ def test_sigkill_resumes_from_last_complete_checkpoint(
     try:
         reached = _wait_for_checkpoint(ckpt_root, 10, proc)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        _kill_everything(proc)
     # A half-written checkpoint from the killed run, if any, is only in .staging; plant one more
     # to prove the restart never trusts it.
     junk = ckpt_root / STAGING / "checkpoint-29"

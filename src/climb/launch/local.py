@@ -8,6 +8,7 @@ terminated (SIGTERM, then SIGKILL) so no orphan keeps the CPU or GPU.
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import re
 import signal
@@ -80,15 +81,26 @@ def _env(nproc: int) -> dict[str, str]:
     return env
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
+def _stop(proc: subprocess.Popen[str], grace_s: float = 30.0) -> None:
+    """Stop torchrun and every worker: SIGTERM to torchrun (it forwards it, and the trainer
+    saves a checkpoint), then SIGKILL to whatever is left. torchrun starts each worker in a
+    session of its own, so killing torchrun's process group alone would orphan them.
+    """
+    import psutil
+
     try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        tree = []
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    _, alive = psutil.wait_procs(tree, timeout=grace_s)
+    for p in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
+    psutil.wait_procs(alive, timeout=10)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
 
 
 def launch_local(
