@@ -37,7 +37,8 @@ def eval_only(
     weights_digest: identity of the weights (the evaluation cache key); role: candidate | base |
     champion (MLflow tag).
     """
-    ctx = start_pipeline(config_path, overrides or [])
+    # This flow is the remote evaluator: it always evaluates here, never hands off again.
+    ctx = start_pipeline(config_path, [*(overrides or []), "eval.runner=local"])
     ref = {
         "path": model_path,
         "name": model_name,

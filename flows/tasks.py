@@ -44,6 +44,40 @@ def fine_tune(ctx: RunContext, base: dict[str, Any], data: dict[str, Any]) -> di
     return stages.train(ctx, base, data)
 
 
+def remote_evaluator(ctx: RunContext) -> stages.RemoteEval | None:
+    """With `eval.runner: deployment`, a function that runs the eval deployment (a GPU pod in the
+    cluster) for one model and waits for it; None to evaluate in this process."""
+    cfg = ctx.config
+    if cfg.eval.runner != "deployment":
+        return None
+
+    def run(ref: dict[str, Any], role: str) -> None:
+        from prefect.deployments import run_deployment
+
+        flow_run = run_deployment(
+            cfg.eval.deployment,
+            parameters={
+                "model_path": ref["path"],
+                "model_name": ref["name"],
+                "weights_digest": ref["digest"],
+                "adapter_path": ref.get("adapter_path"),
+                "role": role,
+                "config_path": ctx.config_path,
+                "overrides": [*ctx.overrides, "eval.runner=local"],
+            },
+            timeout=cfg.eval.deployment_timeout_s,
+        )
+        state = flow_run.state
+        if state is None or not state.is_completed():
+            raise RuntimeError(
+                f"eval deployment {cfg.eval.deployment} run {flow_run.name} ended "
+                f"{state.type.value if state else 'without a state'}: "
+                f"{state.message if state else ''}"
+            )
+
+    return run
+
+
 @task(name="evaluate_candidate", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
 def evaluate_candidate(ctx: RunContext, candidate: dict[str, Any]) -> dict[str, Any]:
     """Evaluate the candidate on the suite."""
@@ -53,13 +87,13 @@ def evaluate_candidate(ctx: RunContext, candidate: dict[str, Any]) -> dict[str, 
         "digest": candidate["digest"],
         "adapter_path": candidate["adapter_path"],
     }
-    return stages.evaluate(ctx, ref, "candidate")
+    return stages.evaluate(ctx, ref, "candidate", remote_evaluator(ctx))
 
 
 @task(name="reference_scores", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
 def reference_scores(ctx: RunContext, base: dict[str, Any]) -> dict[str, Any]:
     """The champion's scores (cached when possible), else the base model's."""
-    return stages.champion_reference(ctx, base)
+    return stages.champion_reference(ctx, base, remote_evaluator(ctx))
 
 
 @task(name="decide", cache_policy=NO_CACHE)

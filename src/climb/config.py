@@ -296,6 +296,14 @@ class EvalConfig(Section):
         default=False,
         description="Also run the suite's optional members (they count in the average).",
     )
+    runner: Literal["local", "deployment"] = Field(
+        default="local",
+        description="local: evaluate in the flow's process; deployment: run the Prefect "
+        "deployment `eval.deployment` (a GPU pod in the cluster) and read its result from the "
+        "shared evaluation cache (state_dir on the shared volume).",
+    )
+    deployment: str = Field(default="eval_only/eval-only-gpu", pattern=r"^[^/]+/[^/]+$")
+    deployment_timeout_s: int = Field(default=6 * 3600, ge=60)
 
 
 class PromotionConfig(Section):

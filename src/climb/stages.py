@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -138,8 +139,17 @@ def train(ctx: RunContext, base: dict[str, Any], data: dict[str, Any]) -> dict[s
     }
 
 
-def evaluate(ctx: RunContext, ref: dict[str, Any], role: str) -> dict[str, Any]:
-    """Evaluate a model (role: candidate | base | champion) on the suite, with the cache."""
+RemoteEval = Callable[[dict[str, Any], str], None]
+
+
+def evaluate(
+    ctx: RunContext, ref: dict[str, Any], role: str, remote: RemoteEval | None = None
+) -> dict[str, Any]:
+    """Evaluate a model (role: candidate | base | champion) on the suite, with the cache.
+
+    `remote(ref, role)`, when given, evaluates elsewhere (e.g. the eval deployment on a GPU pod)
+    and must leave the result in the shared cache, from which it is read here.
+    """
     cfg = ctx.config
     with stage_run(ctx, f"evaluate_{role}") as run_id:
         model = ModelRef(
@@ -149,7 +159,9 @@ def evaluate(ctx: RunContext, ref: dict[str, Any], role: str) -> dict[str, Any]:
             adapter_path=ref.get("adapter_path"),
         )
         out_dir = Path(ctx.run_dir) / f"eval-{role}"
-        result = evaluate_model(model, cfg.eval, ctx.state, out_dir)
+        if remote is not None:
+            remote(ref, role)
+        result = evaluate_model(model, cfg.eval, ctx.state, out_dir, cache_only=remote is not None)
         client = ctx.client()
         metrics = {f"score/{k}": 100 * v["score"] for k, v in result["tasks"].items()}
         metrics["average"] = result["average"]
@@ -185,7 +197,9 @@ def measurement(cfg: Any) -> dict[str, Any]:
     }
 
 
-def champion_reference(ctx: RunContext, base: dict[str, Any]) -> dict[str, Any]:
+def champion_reference(
+    ctx: RunContext, base: dict[str, Any], remote: RemoteEval | None = None
+) -> dict[str, Any]:
     """Return the scores to beat: the champion's recorded scores when they were measured the way
     this run measures (suite, version, protocol, limit, data), else the champion re-evaluated
     now (cached by weights digest), else, with no champion, the base model's.
@@ -196,7 +210,7 @@ def champion_reference(ctx: RunContext, base: dict[str, Any]) -> dict[str, Any]:
     champ = registry.get_champion(client, cfg.promotion.registered_model)
     if champ is None:
         ref = {"path": base["path"], "name": base["name"], "digest": base["digest"]}
-        return {"kind": "base", "version": None, "result": evaluate(ctx, ref, "base")}
+        return {"kind": "base", "version": None, "result": evaluate(ctx, ref, "base", remote)}
     recorded = champ.result
     wanted = measurement(cfg)
     if recorded and all(recorded.get(k) == v for k, v in wanted.items()):
@@ -211,7 +225,8 @@ def champion_reference(ctx: RunContext, base: dict[str, Any]) -> dict[str, Any]:
         "digest": champ.tags.get("climb.weights_digest") or f"registry-v{champ.version}",
         "adapter_path": None if full else weights,
     }
-    return {"kind": "champion", "version": champ.version, "result": evaluate(ctx, ref, "champion")}
+    result = evaluate(ctx, ref, "champion", remote)
+    return {"kind": "champion", "version": champ.version, "result": result}
 
 
 def decide_promotion(

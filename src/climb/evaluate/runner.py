@@ -89,14 +89,24 @@ def load_for_eval(ref: ModelRef, device: str) -> tuple[Any, Any]:
     return model, tokenizer
 
 
+class EvalCacheMiss(RuntimeError):
+    """A result expected in the shared evaluation cache is not there."""
+
+
 def evaluate_model(
-    ref: ModelRef, cfg: EvalConfig, state: StateDir, out_dir: Path, use_cache: bool = True
+    ref: ModelRef,
+    cfg: EvalConfig,
+    state: StateDir,
+    out_dir: Path,
+    use_cache: bool = True,
+    cache_only: bool = False,
 ) -> dict[str, Any]:
     """Evaluate `ref` on the configured suite; return the suite result dict.
 
     The result holds per-task scores (0..1) with stderr, the suite average (suite scale), the
     data source, protocol deviations, timings and whether it came from the cache. lm-eval's own
     output, per-sample logs and the leaderboard-style results JSON are written to `out_dir`.
+    With `cache_only` (the model was evaluated elsewhere) a cache miss raises EvalCacheMiss.
     """
     import lm_eval
 
@@ -116,6 +126,12 @@ def evaluate_model(
     if use_cache and (hit := cache_get(state.eval_cache, key)) is not None:
         log.info("eval: cache hit for %s on %s (%s)", ref.name, suite.name, key[:12])
         return {**hit, "cached": True, "seconds": time.perf_counter() - start}
+    if cache_only:
+        raise EvalCacheMiss(
+            f"no cached result for {ref.name} on {suite.name} (key {key[:12]}) in "
+            f"{state.eval_cache}: the remote evaluation must write to the same state_dir "
+            "(the shared volume) with the same suite, protocol, limit, data and lm-eval version"
+        )
 
     plan = plan_suite(suite, folder, cfg.include_optional, protocol=cfg.protocol)
     if source == "smoke":
