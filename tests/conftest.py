@@ -113,9 +113,9 @@ def prefect_api(tmp_path_factory):
     os.environ["PREFECT_API_URL"] = api
     os.environ["PREFECT_HOME"] = prefect_env(state)["PREFECT_HOME"]
     yield api
-    from prefect.logging.handlers import APILogHandler
+    from prefect.logging.handlers import APILogWorker
 
-    APILogHandler.flush()  # send buffered run logs while the server is still there
+    APILogWorker.drain_all(timeout=10)  # send buffered run logs while the server is still up
     stop_prefect_server(state)
     for k, v in saved.items():
         if v is None:
