@@ -81,12 +81,7 @@ def remote_evaluator(ctx: RunContext) -> stages.RemoteEval | None:
 @task(name="evaluate_candidate", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
 def evaluate_candidate(ctx: RunContext, candidate: dict[str, Any]) -> dict[str, Any]:
     """Evaluate the candidate on the suite."""
-    ref = {
-        "path": candidate["base_path"],
-        "name": f"{candidate['base_name']} + climb {candidate['method']}",
-        "digest": candidate["digest"],
-        "adapter_path": candidate["adapter_path"],
-    }
+    ref = stages.candidate_ref(candidate)
     return stages.evaluate(ctx, ref, "candidate", remote_evaluator(ctx))
 
 

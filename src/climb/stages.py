@@ -119,6 +119,9 @@ def train(ctx: RunContext, base: dict[str, Any], data: dict[str, Any]) -> dict[s
         )
         artifact = "adapter" if result.method != "full" else "model"
         registry.log_artifacts(client, run_id, Path(result.adapter_path), artifact)
+        merged = Path(spec.output_dir) / "merged"
+        if cfg.train.merge_adapter and merged.is_dir():
+            registry.log_artifacts(client, run_id, merged, "merged")
         source = f"runs:/{run_id}/{artifact}"
     return {
         "adapter_path": result.adapter_path,
@@ -140,6 +143,18 @@ def train(ctx: RunContext, base: dict[str, Any], data: dict[str, Any]) -> dict[s
 
 
 RemoteEval = Callable[[dict[str, Any], str], None]
+
+
+def candidate_ref(candidate: dict[str, Any]) -> dict[str, Any]:
+    """Return the model reference that evaluates a trained candidate (adapter on its base, or
+    the full fine-tuned model on its own)."""
+    full = candidate["method"] == "full"
+    return {
+        "path": candidate["adapter_path"] if full else candidate["base_path"],
+        "name": f"{candidate['base_name']} + climb {candidate['method']}",
+        "digest": candidate["digest"],
+        "adapter_path": None if full else candidate["adapter_path"],
+    }
 
 
 def evaluate(
