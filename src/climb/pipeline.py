@@ -11,7 +11,7 @@ import json
 import logging
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -94,6 +94,7 @@ def start_pipeline(
 
     cfg = load_config(config_path, overrides)
     preflight(cfg)
+    cfg.tracking.apply_http_settings()
     state = StateDir.at(cfg.state_dir)
     uri = registry.tracking_uri(cfg.tracking, state)
     client = registry.client_for(uri)
@@ -134,14 +135,16 @@ def stage_run(ctx: RunContext, stage: str) -> Iterator[str]:
     start = time.perf_counter()
     try:
         yield run_id
-    except BaseException as exc:
-        registry.log_flat(
-            client,
-            run_id,
-            tags={"climb.error": f"{type(exc).__name__}: {exc}"},
-            metrics={"stage_seconds": time.perf_counter() - start},
+    except BaseException:
+        _best_effort(
+            lambda: registry.log_flat(
+                client,
+                run_id,
+                tags={"climb.error": f"{type(exc).__name__}: {exc}"[:4000]},
+                metrics={"stage_seconds": time.perf_counter() - start},
+            ),
+            lambda: client.set_terminated(run_id, "FAILED"),
         )
-        client.set_terminated(run_id, "FAILED")
         raise
     registry.log_flat(client, run_id, metrics={"stage_seconds": time.perf_counter() - start})
     client.set_terminated(run_id, "FINISHED")
@@ -165,10 +168,24 @@ def finish_pipeline(ctx: RunContext, summary: dict[str, Any], status: str = "FIN
 def fail_pipeline(ctx: RunContext, error: BaseException) -> None:
     """Mark the parent run FAILED with the error (alias, versions and Hub untouched)."""
     client = ctx.client()
-    registry.log_flat(
-        client, ctx.parent_run_id, tags={"climb.error": f"{type(error).__name__}: {error}"[:4000]}
+    _best_effort(
+        lambda: registry.log_flat(
+            client,
+            ctx.parent_run_id,
+            tags={"climb.error": f"{type(error).__name__}: {error}"[:4000]},
+        ),
+        lambda: client.set_terminated(ctx.parent_run_id, "FAILED"),
     )
-    client.set_terminated(ctx.parent_run_id, "FAILED")
+
+
+def _best_effort(*calls: Callable[[], Any]) -> None:
+    """Run MLflow bookkeeping for a failure; if the tracking server is what failed, log and go
+    on, so the original error (not a second one about MLflow) is what the caller sees."""
+    for call in calls:
+        try:
+            call()
+        except Exception as exc:  # the original error is being raised; do not mask it
+            log.warning("could not record the failure in MLflow: %s", exc)
 
 
 def as_json(obj: Any) -> Any:

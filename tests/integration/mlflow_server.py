@@ -25,7 +25,10 @@ def free_port() -> int:
 
 
 def start(
-    folder: Path, template_db: Path | None = None, timeout_s: float = 180.0
+    folder: Path,
+    template_db: Path | None = None,
+    timeout_s: float = 180.0,
+    port: int | None = None,
 ) -> tuple[str, subprocess.Popen[bytes]]:
     """Start `mlflow server` on 127.0.0.1 with its data in `folder`; return (url, process).
 
@@ -35,10 +38,10 @@ def start(
     folder.mkdir(parents=True, exist_ok=True)
     if template_db is not None:
         shutil.copyfile(template_db, folder / "mlflow.db")
-    port = free_port()
+    port = port or free_port()
     mlflow_bin = Path(sys.executable).with_name("mlflow")
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    log = (folder / "server.log").open("wb")
+    log = (folder / "server.log").open("ab")
     proc = subprocess.Popen(
         [
             str(mlflow_bin),
