@@ -135,12 +135,13 @@ def stage_run(ctx: RunContext, stage: str) -> Iterator[str]:
     start = time.perf_counter()
     try:
         yield run_id
-    except BaseException:
+    except BaseException as exc:
+        error = f"{type(exc).__name__}: {exc}"[:4000]
         _best_effort(
             lambda: registry.log_flat(
                 client,
                 run_id,
-                tags={"climb.error": f"{type(exc).__name__}: {exc}"[:4000]},
+                tags={"climb.error": error},
                 metrics={"stage_seconds": time.perf_counter() - start},
             ),
             lambda: client.set_terminated(run_id, "FAILED"),
