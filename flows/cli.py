@@ -15,6 +15,7 @@ from climb.cli import ConfigArg, OverridesArg, app, fail, load_or_exit
 from climb.config import ConfigError
 from climb.preflight import preflight
 from climb.report import render_summary
+from climb.secrets import install_log_redaction
 from climb.servers import ServerError, ensure_prefect_server, prefect_env
 from climb.state import StateDir
 
@@ -22,6 +23,7 @@ from climb.state import StateDir
 @app.command("run")
 def run(config: ConfigArg, overrides: OverridesArg = None) -> None:
     """Run the whole pipeline on CONFIG with optional dotted overrides (key=value)."""
+    install_log_redaction()
     cfg = load_or_exit(config, overrides)
     try:
         preflight(cfg)  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from prefect.runtime import flow_run
 
 from climb.pipeline import fail_pipeline, finish_pipeline
 from climb.registry import run_url
+from climb.secrets import install_log_redaction
 from flows.tasks import (
     decide,
     evaluate_candidate,
@@ -39,6 +40,7 @@ def leaderboard_pipeline(
     ["train.lr=1e-4", "eval.limit=20"].
     """
     t0 = time.perf_counter()
+    install_log_redaction()
     ctx = start(config_path, overrides or [], str(flow_run.id or ""), flow_run.ui_url)
     try:
         link_mlflow(ctx)

@@ -20,6 +20,7 @@ from typing import Any
 from climb import registry
 from climb.config import ExperimentConfig, dump_config, load_config
 from climb.preflight import preflight
+from climb.secrets import redact
 from climb.state import StateDir, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ def start_pipeline(
     registry.log_flat(client, parent, params=registry.flatten("", cfg.model_dump(mode="json")))
     run_dir = state.run_dir(f"{stamp}-{parent[:8]}")
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(dump_config(cfg))
+    (run_dir / "config.yaml").write_text(redact(dump_config(cfg)))
     client.log_artifact(parent, str(run_dir / "config.yaml"))
     return RunContext(
         config_path, tuple(overrides), str(state.root), uri, exp_id, parent, str(run_dir)
@@ -155,7 +156,7 @@ def finish_pipeline(ctx: RunContext, summary: dict[str, Any], status: str = "FIN
     """Write the run summary (JSON artifact + metrics) and close the parent run."""
     client = ctx.client()
     path = Path(ctx.run_dir) / "summary.json"
-    write_json_atomic(path, summary)
+    write_json_atomic(path, json.loads(redact(json.dumps(summary, default=str))))
     client.log_artifact(ctx.parent_run_id, str(path))
     timings = summary.get("timings", {})
     registry.log_flat(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,9 +21,9 @@ from typing import Any
 from climb.config import PublishConfig
 from climb.evaluate.suites import Suite
 from climb.hub import DIGEST_FILE, HubError, push
+from climb.secrets import redact
 from climb.state import StateDir, atomic_dir, safe_name
 
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)[^/@\s]+@")
 LEADERBOARD_SOURCE = (
     "Open LLM Leaderboard",
     "https://huggingface.co/spaces/open-llm-leaderboard/open_llm_leaderboard",
@@ -157,11 +156,6 @@ Deviations from the leaderboard's protocol:
 ```
 """
     return ModelCard(content)
-
-
-def redact(text: str) -> str:
-    """Return `text` with credentials inside URLs (`scheme://user:pass@host`) removed."""
-    return _USERINFO.sub(r"\g<scheme>", text)
 
 
 def build_repo_folder(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from climb.config import TrackingConfig
+from climb.secrets import redact
 from climb.state import StateDir
 
 CHAMPION = "champion"
@@ -94,8 +95,8 @@ def log_flat(
     client.log_batch(
         run_id,
         metrics=[Metric(k, float(v), ts, 0) for k, v in (metrics or {}).items()],
-        params=[Param(k, str(v)[:6000]) for k, v in (params or {}).items()],
-        tags=[RunTag(k, str(v)[:5000]) for k, v in (tags or {}).items()],
+        params=[Param(k, redact(str(v))[:6000]) for k, v in (params or {}).items()],
+        tags=[RunTag(k, redact(str(v))[:5000]) for k, v in (tags or {}).items()],
     )
 
 

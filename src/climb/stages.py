@@ -19,6 +19,7 @@ from climb.launch.dispatch import launch
 from climb.models import resolve_model, weights_digest
 from climb.pipeline import RunContext, as_json, stage_run
 from climb.promotion import Scores, decide
+from climb.secrets import redact
 from climb.train.spec import TrainSpec
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def train(ctx: RunContext, base: dict[str, Any], data: dict[str, Any]) -> dict[s
             mlflow_run_id=run_id,
         )
         start = time.perf_counter()
-        result = launch(spec, cfg.launcher, on_line=lambda line: log.info("%s", line))
+        result = launch(spec, cfg.launcher, on_line=lambda line: log.info("%s", redact(line)))
         seconds = time.perf_counter() - start
         digest = hashlib.sha256(
             (base["digest"] + weights_digest(result.adapter_path)).encode()

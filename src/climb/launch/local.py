@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from climb.config import LauncherConfig
+from climb.secrets import redact
 from climb.train.spec import TrainResult, TrainSpec
 
 
@@ -138,7 +139,7 @@ def launch_local(
         assert proc.stdout is not None
         with log_path.open("a") as log_file:
             for line in proc.stdout:
-                line = line.rstrip("\n")
+                line = redact(line.rstrip("\n"))
                 tail.append(line)
                 if _CAUSE.match(line):
                     causes.append(line)
