@@ -120,3 +120,23 @@ def sqlite_copy(template: Path, folder: Path) -> str:
     db = folder / "mlflow.db"
     shutil.copyfile(template, db)
     return f"sqlite:///{db}"
+
+
+def everything_mlflow_holds(uri: str, tmp: Path) -> str:
+    """Every param, tag and artifact byte of every run, plus registry tags, as one text."""
+    client = registry.client_for(uri)
+    parts: list[str] = []
+    for exp in client.search_experiments():
+        for run in client.search_runs([exp.experiment_id], max_results=500):
+            parts += [f"{k}={v}" for k, v in run.data.params.items()]
+            parts += [f"{k}={v}" for k, v in run.data.tags.items()]
+            parts += list(run.data.metrics)
+            dst = tmp / "artifacts" / run.info.run_id
+            dst.mkdir(parents=True)
+            client.download_artifacts(run.info.run_id, "", str(dst))
+            parts += [p.read_bytes().decode("latin-1") for p in dst.rglob("*") if p.is_file()]
+    for rm in client.search_registered_models():
+        parts += [f"{k}={v}" for k, v in rm.tags.items()]
+        for mv in client.search_model_versions(f"name = '{rm.name}'"):
+            parts += [f"{k}={v}" for k, v in mv.tags.items()]
+    return "\n".join(parts)

@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 from fake_hub import FakeHub
-from stage_helpers import candidate, context, result, sqlite_copy, sqlite_template, write_config
+from stage_helpers import (
+    candidate,
+    context,
+    everything_mlflow_holds,
+    result,
+    sqlite_copy,
+    sqlite_template,
+    write_config,
+)
 
 from climb import stages
 from climb.champion import history
@@ -51,25 +59,6 @@ def decision_for(cand: dict, ref: dict | None) -> dict:
         Scores.from_result(cand), ref_scores, PromotionConfig(registered_model=MODEL), "base"
     )
     return d.to_dict()
-
-
-def everything_mlflow_holds(uri: str, tmp: Path) -> str:
-    """Every param, tag and artifact byte of every run, plus registry tags, as one text."""
-    client = client_for(uri)
-    parts: list[str] = []
-    for exp in client.search_experiments():
-        for run in client.search_runs([exp.experiment_id], max_results=500):
-            parts += [f"{k}={v}" for k, v in run.data.params.items()]
-            parts += [f"{k}={v}" for k, v in run.data.tags.items()]
-            dst = tmp / "artifacts" / run.info.run_id
-            dst.mkdir(parents=True)
-            client.download_artifacts(run.info.run_id, "", str(dst))
-            parts += [p.read_bytes().decode("latin-1") for p in dst.rglob("*") if p.is_file()]
-    for rm in client.search_registered_models():
-        parts += [f"{k}={v}" for k, v in rm.tags.items()]
-        for mv in client.search_model_versions(f"name = '{rm.name}'"):
-            parts += [f"{k}={v}" for k, v in mv.tags.items()]
-    return "\n".join(parts)
 
 
 def test_publish_first_then_alias_failed_push_keeps_champion_retry_converges(
