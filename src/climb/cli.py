@@ -132,6 +132,12 @@ def data_prepare(
         data = prepare_data(cfg.data, base.path, state, cfg.eval)  # type: ignore[attr-defined]
     except (SourceError, ValueError) as exc:
         fail(str(exc), code=1)
+    except OSError as exc:  # disk full, quota, read-only state folder
+        fail(
+            f"could not write the prepared dataset ({exc}); nothing half-written was kept - "
+            "free space (or point state_dir elsewhere) and rerun",
+            code=1,
+        )
         raise AssertionError from exc  # unreachable
     out = data.to_dict()
     typer.echo(json.dumps(out, indent=2) if as_json else format_report(out))

@@ -5,10 +5,6 @@ machine (a fresh state folder) reusing it from S3 instead of preparing it again.
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,33 +15,6 @@ from climb.state import StateDir
 from tests.unit.test_data_sources import GOOD, data_cfg
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def moto_server():
-    """A moto S3 server on a free 127.0.0.1 port; yields its URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("moto_server did not start in 30 s")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_s3_round_trip(moto_server: str, tmp_path: Path, smollm2, monkeypatch) -> None:

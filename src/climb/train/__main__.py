@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
+import signal
 import sys
 
 from climb.train.callbacks import NonFiniteLossError
@@ -26,11 +28,23 @@ def main(argv: list[str] | None = None) -> int:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+    # A file-size quota then fails the write (EFBIG) instead of killing the process silently.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         result = run_training(TrainSpec.read(args.spec))
     except (TrainError, NonFiniteLossError) as exc:
         print(f"climb.train: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            raise
+        print(
+            f"climb.train: out of disk space while writing ({exc}); the last complete "
+            "checkpoint is kept and nothing half-written is loaded; free space and rerun to "
+            "resume",
+            file=sys.stderr,
+        )
+        return 3
     except TrainingStopped as exc:
         print(f"climb.train: {exc}", file=sys.stderr)
         return STOPPED_EXIT_CODE
