@@ -108,7 +108,7 @@ def test_disk_quota_during_checkpoint(tmp_path: Path, tiny_model: Path, dataset:
     assert (kept[0] / "trainer_state.json").is_file()
     assert any((root / STAGING).iterdir()), "the failed save should have left staging debris"
 
-    result = launch_local(spec, LauncherConfig(nproc=2, timeout_s=600), on_line=lambda l: None)
+    result = launch_local(spec, LauncherConfig(nproc=2, timeout_s=600), on_line=print)
     assert result.resumed_from == str(kept[0])
     assert result.global_step == 15
     assert not (root / STAGING).exists() or not any((root / STAGING).iterdir())
@@ -139,7 +139,7 @@ def test_s3_refusing_checkpoints(
     assert [p.name for p in local] == ["checkpoint-5"]
 
     boto3.client("s3", endpoint_url=moto_server).create_bucket(Bucket="climb-ckpt-fault")
-    result = launch_local(spec, LauncherConfig(nproc=2, timeout_s=600), on_line=lambda l: None)
+    result = launch_local(spec, LauncherConfig(nproc=2, timeout_s=600), on_line=print)
     assert result.resumed_from == str(local[0]) and result.global_step == 10
     assert (
         remote_checkpoints(uri) == ["checkpoint-10"]
