@@ -397,15 +397,18 @@ class TrackingConfig(Section):
     http_retries: int = Field(
         default=7, ge=0, le=20, description="Retries of a failed call to a tracking server."
     )
-    http_backoff_s: float = Field(
-        default=2.0, ge=0.0, le=60.0, description="Backoff factor between retries (exponential)."
+    http_backoff_factor: int = Field(
+        default=2,
+        ge=0,
+        le=60,
+        description="MLflow's backoff factor between retries (whole seconds, grows exponentially).",
     )
     http_timeout_s: int = Field(default=120, ge=1, le=3600)
 
     def apply_http_settings(self) -> None:
         """Export the retry settings where MLflow's client (and the trainer) read them."""
         os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(self.http_retries)
-        os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = str(self.http_backoff_s)
+        os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = str(self.http_backoff_factor)
         os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(self.http_timeout_s)
 
 

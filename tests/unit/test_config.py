@@ -135,3 +135,27 @@ def test_missing_file_and_non_mapping(tmp_path: Path) -> None:
     bad.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_config(bad)
+
+
+def test_tracking_http_settings_are_read_by_mlflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exported retry settings must parse with MLflow's own readers (it wants integers)."""
+    from mlflow.environment_variables import (
+        MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR,
+        MLFLOW_HTTP_REQUEST_MAX_RETRIES,
+        MLFLOW_HTTP_REQUEST_TIMEOUT,
+    )
+
+    for name in (
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    cfg = load_config(
+        REPO / "config" / "demo.yaml",
+        ["tracking.http_retries=3", "tracking.http_backoff_factor=4", "tracking.http_timeout_s=9"],
+    )
+    cfg.tracking.apply_http_settings()
+    assert MLFLOW_HTTP_REQUEST_MAX_RETRIES.get() == 3
+    assert MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR.get() == 4
+    assert MLFLOW_HTTP_REQUEST_TIMEOUT.get() == 9
