@@ -104,10 +104,9 @@ def test_mlflow_down_for_good_fails_clearly_and_changes_nothing(
     url, server = mlflow_server.start(tmp_path / "mlflow")
     port = int(url.rsplit(":", 1)[1])
     client = client_for(url)
-    weights = tmp_path / "old"
-    weights.mkdir()
+    # A remote source: the server refuses to register a bare local path without a run.
     version = register_version(
-        client, "down-model", weights.as_uri(), None, {"climb.average": "0.0"}
+        client, "down-model", "s3://climb-test/old-champion", None, {"climb.average": "0.0"}
     )
     client.set_registered_model_alias("down-model", "champion", version)
     config = tiny_experiment(
@@ -192,13 +191,18 @@ def test_prefect_server_restart_mid_run_leaves_no_ghost_running(
 
         async def states() -> tuple[list, list]:
             from prefect import get_client
+            from prefect.settings import PREFECT_API_URL, temporary_settings
 
-            async with get_client() as pc:
-                return await pc.read_flow_runs(), await pc.read_task_runs()
+            # Settings are read once at import; the env var alone would not reach the client.
+            with temporary_settings({PREFECT_API_URL: api}):
+                async with get_client() as pc:
+                    return await pc.read_flow_runs(), await pc.read_task_runs()
 
-        os.environ["PREFECT_API_URL"] = api
         flows, tasks = asyncio.run(states())
-        assert [f.state.type for f in flows] == [StateType.COMPLETED]
+        summary = [(f.name, f.state.type, f.state.message) for f in flows] + [
+            (t.name, t.state.type, t.state.message) for t in tasks
+        ]
+        assert [f.state.type for f in flows] == [StateType.COMPLETED], (summary, out[-3000:])
         assert tasks and all(t.state.type != StateType.RUNNING for t in tasks)
         assert {t.name.rsplit("-", 1)[0] for t in tasks if t.state.type == StateType.COMPLETED} >= {
             "fine_tune",
