@@ -6,6 +6,7 @@ suite results with chosen scores.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -140,3 +141,33 @@ def everything_mlflow_holds(uri: str, tmp: Path) -> str:
         for mv in client.search_model_versions(f"name = '{rm.name}'"):
             parts += [f"{k}={v}" for k, v in mv.tags.items()]
     return "\n".join(parts)
+
+
+def plant_zero_champion(uri: str, model: str, source: str) -> str:
+    """Register a champion of `model` measured the way the tiny test configs measure (smoke data,
+    limit 1) but scoring 0 everywhere, so any candidate beats it; return its version.
+    `source` must be a URI the tracking server accepts (a local path only for SQLite)."""
+    client = registry.client_for(uri)
+    recorded = {
+        "suite": "open-llm-v1",
+        "suite_version": "1",
+        "protocol": "lm-eval-0.4",
+        "limit": 1,
+        "data_source": "smoke",
+        "average": 0.0,
+        "deviations": [],
+        "tasks": {
+            t: {"score": 0.0, "stderr": 0.0, "metric": "acc", "num_fewshot": 0, "n": 1}
+            for t in TASKS
+        },
+        "model": {"name": "old", "digest": "old", "dtype": "float32"},
+    }
+    version = registry.register_version(
+        client,
+        model,
+        source,
+        None,
+        {"climb.result": json.dumps(recorded), "climb.average": "0.0"},
+    )
+    client.set_registered_model_alias(model, "champion", version)
+    return version

@@ -9,11 +9,11 @@ skipped. Starts: Prefect server (subprocess), torchrun (2 processes, gloo).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import yaml
+from stage_helpers import plant_zero_champion
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -35,37 +35,6 @@ def experiment(tmp_path: Path, tiny_model: Path, repo: Path) -> Path:
     return path
 
 
-def _plant_worse_champion(uri: str, tmp_path: Path) -> None:
-    """Register a champion measured the same way as the test's candidate, but scoring 0."""
-    from climb.registry import client_for, register_version
-
-    client = client_for(uri)
-    result = {
-        "suite": "open-llm-v1",
-        "suite_version": "1",
-        "protocol": "lm-eval-0.4",
-        "limit": 1,
-        "data_source": "smoke",
-        "average": 0.0,
-        "deviations": [],
-        "tasks": {
-            t: {"score": 0.0, "stderr": 0.0, "metric": "acc", "num_fewshot": 0, "n": 1}
-            for t in ("arc_challenge", "hellaswag", "mmlu", "truthfulqa_mc2")
-        },
-        "model": {"name": "old", "digest": "old", "dtype": "float32"},
-    }
-    weights = tmp_path / "old-weights"
-    weights.mkdir()
-    version = register_version(
-        client,
-        "e2e-model",
-        weights.as_uri(),
-        None,
-        {"climb.result": json.dumps(result), "climb.average": "0.0"},
-    )
-    client.set_registered_model_alias("e2e-model", "champion", version)
-
-
 def test_flow_end_to_end_promotes_then_keeps(
     prefect_api: str, experiment: Path, tmp_path: Path
 ) -> None:
@@ -77,7 +46,9 @@ def test_flow_end_to_end_promotes_then_keeps(
 
     cfg = yaml.safe_load(experiment.read_text())
     uri = cfg["tracking"]["uri"]
-    _plant_worse_champion(uri, tmp_path)
+    weights = tmp_path / "old-weights"
+    weights.mkdir()
+    plant_zero_champion(uri, "e2e-model", weights.as_uri())
 
     first = leaderboard_pipeline(str(experiment), [])
     assert first["reference"]["kind"] == "champion" and first["reference"]["version"] == "1"

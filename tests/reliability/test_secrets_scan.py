@@ -20,7 +20,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 import mlflow_server
 from fake_hub import FakeHub
-from stage_helpers import everything_mlflow_holds
+from stage_helpers import everything_mlflow_holds, plant_zero_champion
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 SECRETS = {
@@ -81,6 +81,8 @@ def test_secrets_appear_nowhere(
                 "endpoint": hub.url,
             },
         )
+        # A recorded champion that any candidate beats: the run promotes and pushes.
+        plant_zero_champion(url, "secrets-model", "s3://climb-test/old-champion")
         summary = leaderboard_pipeline(str(config), [])
         assert summary["promotion"]["promoted"] is True, summary["decision"]
         assert summary["publish"]["pushed"] is True

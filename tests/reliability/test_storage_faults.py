@@ -131,14 +131,37 @@ def test_s3_refusing_checkpoints(
     ):
         monkeypatch.setenv(key, value)
     uri = "s3://climb-ckpt-fault/run1"
+    s3 = boto3.client("s3", endpoint_url=moto_server)
     spec = _spec(tiny_model, dataset, tmp_path, checkpoint_uri=uri, max_steps=10)
+
+    # No bucket at all: refused before a single step is spent, naming S3's reason.
     with pytest.raises(LaunchError) as err:
         launch_local(spec, LauncherConfig(nproc=2, timeout_s=600), on_line=lambda line: None)
-    assert "NoSuchBucket" in str(err.value) or "bucket" in str(err.value).lower(), str(err.value)
+    assert "NoSuchBucket" in str(err.value), str(err.value)
+    assert complete_checkpoints(tmp_path / "checkpoints") == []
+
+    # The bucket goes away mid-run, while the first checkpoint is being written: the upload
+    # fails with S3's reason and the local checkpoint is intact.
+    s3.create_bucket(Bucket="climb-ckpt-fault")
+    staging = tmp_path / "checkpoints" / STAGING
+    removed = threading.Event()
+
+    def remove_bucket_when_saving() -> None:
+        deadline = time.monotonic() + 600
+        while not staging.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        s3.delete_bucket(Bucket="climb-ckpt-fault")
+        removed.set()
+
+    threading.Thread(target=remove_bucket_when_saving, daemon=True).start()
+    with pytest.raises(LaunchError) as err:
+        launch_local(spec, LauncherConfig(nproc=2, timeout_s=600), on_line=lambda line: None)
+    assert removed.is_set()
+    assert "NoSuchBucket" in str(err.value), str(err.value)
     local = complete_checkpoints(tmp_path / "checkpoints")
     assert [p.name for p in local] == ["checkpoint-5"]
 
-    boto3.client("s3", endpoint_url=moto_server).create_bucket(Bucket="climb-ckpt-fault")
+    s3.create_bucket(Bucket="climb-ckpt-fault")
     result = launch_local(spec, LauncherConfig(nproc=2, timeout_s=600), on_line=print)
     assert result.resumed_from == str(local[0]) and result.global_step == 10
     assert (
@@ -170,7 +193,7 @@ def test_disk_quota_while_writing_data(tmp_path: Path, tiny_experiment) -> None:
         capture_output=True,
         text=True,
         timeout=600,
-        preexec_fn=_quota(64 * 1024),
+        preexec_fn=_quota(8 * 1024),  # the 80-row Parquet file is ~12 KiB
     )
     assert full.returncode == 1, full.stdout + full.stderr
     assert "could not write the prepared dataset" in full.stderr

@@ -36,15 +36,40 @@ class LaunchError(RuntimeError):
         self.resumable = resumable
 
 
-_CAUSE = re.compile(r"^(climb\.train: |\w+(Error|Exception): )")
+_RANK = re.compile(r"^\[(?:default)?(?:rank)?\d+\]:\s?")
+# An exception line: a (dotted) class name, capitalised, then ": ", e.g. `ValueError: ...`,
+# `botocore.errorfactory.NoSuchBucket: ...`; or the trainer's own `climb.train: ...` line.
+_CAUSE = re.compile(
+    r"^(climb\.train: |(?:[a-z_]\w*\.)+[A-Z]\w*: |[A-Z]\w*(?:Error|Exception|Interrupt|Exit): )"
+)
+# Exceptions that are consequences of another rank dying, never the reason.
+_SECONDARY = ("ChildFailedError", "Connection closed by peer", "Connection reset by peer")
+
+
+def _unprefixed(line: str) -> str:
+    return _RANK.sub("", line, count=1)
+
+
+def is_cause_line(line: str) -> bool:
+    """True when a (rank-prefixed or plain) log line is an exception or trainer error line."""
+    return bool(_CAUSE.match(_unprefixed(line)))
 
 
 def root_cause(lines: list[str]) -> str | None:
-    """Return the trainer's own error line (or the last exception line) from a log, if any."""
-    own = [line for line in lines if line.startswith("climb.train: ")]
+    """Return the reason a training run failed, from its log lines, if one is there.
+
+    The trainer's own `climb.train:` line wins (the last one); else the first exception a worker
+    raised that is not a consequence of another rank dying (the one that started the failure);
+    else the last exception line. The `[rankN]:` prefix torchrun adds is removed.
+    """
+    plain = [_unprefixed(line) for line in lines]
+    own = [line for line in plain if line.startswith("climb.train: ")]
     if own:
         return own[-1]
-    errors = [line for line in lines if _CAUSE.match(line)]
+    errors = [line for line in plain if _CAUSE.match(line)]
+    primary = [line for line in errors if not any(s in line for s in _SECONDARY)]
+    if primary:
+        return primary[0]
     return errors[-1] if errors else None
 
 
@@ -141,7 +166,7 @@ def launch_local(
             for line in proc.stdout:
                 line = redact(line.rstrip("\n"))
                 tail.append(line)
-                if _CAUSE.match(line):
+                if is_cause_line(line):
                     causes.append(line)
                 log_file.write(line + "\n")
                 log_file.flush()
