@@ -404,6 +404,12 @@ class TrackingConfig(Section):
         description="MLflow's backoff factor between retries (whole seconds, grows exponentially).",
     )
     http_timeout_s: int = Field(default=120, ge=1, le=3600)
+    system_metrics_interval_s: float = Field(
+        default=10.0,
+        ge=0.0,
+        le=3600.0,
+        description="Seconds between MLflow system metrics samples on each stage run; 0 = off.",
+    )
 
     def apply_http_settings(self) -> None:
         """Export the retry settings where MLflow's client (and the trainer) read them."""

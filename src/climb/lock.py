@@ -165,6 +165,10 @@ def registry_lock(
             )
             break
         except MlflowException as exc:
+            if _missing_error(exc) and time.monotonic() <= deadline:
+                # The server's create lost a race: its insert collided with the holder's lock,
+                # which was released before the server could look it up. Free now: try again.
+                continue
             if not _exists_error(exc):
                 raise
         if break_if_stale(client, lock_name, stale_s):

@@ -12,7 +12,7 @@ import logging
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from climb.config import ExperimentConfig, dump_config, load_config
 from climb.preflight import preflight
 from climb.secrets import redact
 from climb.state import StateDir, write_json_atomic
+from climb.sysmetrics import monitor
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +135,13 @@ def stage_run(ctx: RunContext, stage: str) -> Iterator[str]:
         client, ctx.experiment_id, stage, parent_id=ctx.parent_run_id, tags={"climb.stage": stage}
     )
     start = time.perf_counter()
+    interval = ctx.config.tracking.system_metrics_interval_s
+    sampling: AbstractContextManager[Any] = (
+        monitor(run_id, ctx.tracking_uri, interval) if interval > 0 else nullcontext()
+    )
     try:
-        yield run_id
+        with sampling:
+            yield run_id
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"[:4000]
         _best_effort(

@@ -28,7 +28,11 @@ def experiment(tmp_path: Path, tiny_model: Path, repo: Path) -> Path:
     cfg["data"]["sources"][0]["path"] = str(repo / "data" / "demo" / "instructions.jsonl")
     cfg["train"].update({"max_steps": 2, "batch_size": 2, "save_steps": 1000})
     cfg["eval"].update({"limit": 1, "batch_size": 4})
-    cfg["tracking"] = {"experiment": "e2e", "uri": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    cfg["tracking"] = {
+        "experiment": "e2e",
+        "uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "system_metrics_interval_s": 1.0,
+    }
     cfg["promotion"]["registered_model"] = "e2e-model"
     path = tmp_path / "e2e.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -100,6 +104,9 @@ def test_flow_end_to_end_promotes_then_keeps(
     train_metrics = client.get_metric_history(children["fine_tune"].info.run_id, "loss")
     assert len(train_metrics) == 2
     assert "score/arc_challenge" in children["evaluate_candidate"].data.metrics
+    # MLflow's system metrics sampled on the stage runs where the work happens.
+    for stage in ("fine_tune", "evaluate_candidate"):
+        assert "system/cpu_utilization_percentage" in children[stage].data.metrics, stage
 
     second = leaderboard_pipeline(str(experiment), [])
     assert second["candidate"]["digest"] == first["candidate"]["digest"]  # same weights

@@ -124,3 +124,27 @@ def test_publish_failure_leaves_the_alias_and_releases_the_lock(client, tmp_path
     assert "climb.published" not in client.get_model_version("m", v2).tags
     with registry_lock(client, "m", timeout_s=1):
         pass  # released despite the failure
+
+
+def test_create_that_lost_a_race_with_a_release_is_retried(client) -> None:
+    """MLflow's server answers a colliding create with RESOURCE_DOES_NOT_EXIST when the holder
+    released the lock between the insert and its lookup: the lock is free, take it."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
+
+    real_create = client.create_registered_model
+    calls: list[str] = []
+
+    def create_losing_once(name: str, *args, **kwargs):
+        calls.append(name)
+        if len(calls) == 1:
+            raise MlflowException(
+                f"Registered Model with name={name} not found",
+                error_code=RESOURCE_DOES_NOT_EXIST,
+            )
+        return real_create(name, *args, **kwargs)
+
+    client.create_registered_model = create_losing_once
+    with registry_lock(client, "m", timeout_s=5, poll_s=0.05) as held:
+        assert client.get_registered_model(f"m{LOCK_SUFFIX}").tags["holder"] == held.token
+    assert calls == [f"m{LOCK_SUFFIX}"] * 2

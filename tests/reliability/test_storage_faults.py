@@ -240,3 +240,41 @@ def test_evaluation_crash_promotes_nothing(
     assert "arc_challenge_test.hf.jsonl" in parents[0].data.tags["climb.error"]
     assert client.search_registered_models() == []
     assert not list((tmp_path / "state").glob("outbox/**/*"))
+
+
+def test_missing_metric_for_a_task_promotes_nothing(
+    prefect_api: str, tiny_experiment, tmp_path: Path
+) -> None:
+    """lm-eval runs fine but the suite's metric for one task is not in its output (as when a
+    task version renames a metric): the run fails naming task and metric, nothing is promoted."""
+    from mlflow.tracking import MlflowClient
+
+    from climb.evaluate.suites import suites_dir
+    from flows.pipeline import leaderboard_pipeline
+
+    suite = yaml.safe_load((suites_dir() / "open-llm-v1.yaml").read_text())
+    for task in suite["tasks"]:
+        if task["name"] == "truthfulqa_mc2":
+            task["metric"] = "mc2_renamed"
+    path = tmp_path / "renamed-metric.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    config = tiny_experiment(
+        "eval-missing",
+        eval={"suite": str(path)},
+        publish={"enabled": True, "repo_id": "org/never"},
+    )
+    cfg = yaml.safe_load(config.read_text())
+    with pytest.raises(Exception) as err:
+        leaderboard_pipeline(str(config), [])
+    assert "mc2_renamed" in str(err.value) and "truthfulqa_mc2" in str(err.value), str(err.value)
+    client = MlflowClient(tracking_uri=cfg["tracking"]["uri"], registry_uri=cfg["tracking"]["uri"])
+    exp = client.get_experiment_by_name("eval-missing")
+    parents = [
+        r
+        for r in client.search_runs([exp.experiment_id])
+        if "mlflow.parentRunId" not in r.data.tags
+    ]
+    assert parents and parents[0].info.status == "FAILED"
+    assert "mc2_renamed" in parents[0].data.tags["climb.error"]
+    assert client.search_registered_models() == []
+    assert not list((tmp_path / "state").glob("outbox/**/*"))
