@@ -10,6 +10,10 @@ Each suite task runs with lm-eval first, then with climb, back to back, so both 
 machine load; wall time and process CPU time are both reported (on a shared machine the CPU
 time is the steadier figure). By default MMLU runs on 8 of its 57 subjects (evenly spread) so
 the default run stays near 10 minutes on 2 CPU cores; `--mmlu-subjects all` runs all of them.
+
+On a GPU: `--device cuda` runs both in bf16 on the GPU; `--vllm` adds lm-eval's vLLM model
+(`eval.backend: vllm`, needs the `vllm` extra) as a third column, with its own score difference
+(vLLM's kernels are not bit-identical to HF's, so it is not part of the "identical" verdict).
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--state-dir", default=str(REPO / ".climb"), help="model cache location")
     p.add_argument("--json", default=None, help="also write the numbers to this file")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--vllm", action="store_true", help="also time lm-eval's vLLM model (GPU)")
     return p.parse_args(argv)
 
 
@@ -50,15 +56,20 @@ def spread(items: list[str], n: str) -> list[str]:
 
 
 def timed_run(
-    model: Any, tok: Any, configs: list[dict], backend: str, bs: int, limit: int
+    model: Any, tok: Any, configs: list[dict], backend: str, bs: int, limit: int, device: str
 ) -> tuple[dict[str, Any], float, float]:
-    """Run lm-eval with one backend; return (output, wall seconds, CPU seconds)."""
-    from climb.config import EvalConfig
-    from climb.evaluate.runner import run_lm_eval
+    """Run lm-eval with one backend; return (output, wall seconds, CPU seconds).
 
-    cfg = EvalConfig(backend=backend, batch_size=bs, limit=limit, device="cpu")
+    For `vllm`, `model` is the lm-eval VLLM model (built once, outside the timing)."""
+    from climb.config import EvalConfig
+    from climb.evaluate.runner import evaluate_with, run_lm_eval
+
+    cfg = EvalConfig(backend=backend, batch_size=bs, limit=limit, device=device)
     wall, cpu = time.perf_counter(), time.process_time()
-    out = run_lm_eval(model, tok, configs, cfg, "cpu")
+    if backend == "vllm":
+        out = evaluate_with(model, configs, cfg)
+    else:
+        out = run_lm_eval(model, tok, configs, cfg, device)
     return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
@@ -70,7 +81,13 @@ def flat_scores(task: dict[str, Any]) -> dict[str, float]:
 
 
 def bench_task(
-    st: Any, suite: Any, folder: Path, args: argparse.Namespace, model: Any, tok: Any
+    st: Any,
+    suite: Any,
+    folder: Path,
+    args: argparse.Namespace,
+    model: Any,
+    tok: Any,
+    vllm_lm: Any = None,
 ) -> dict[str, Any]:
     """Run one suite task with both backends; return times, scores and the comparison."""
     from climb.evaluate.scoring import score_suite
@@ -84,8 +101,16 @@ def bench_task(
         plan.configs = [c for c in plan.configs if c["task"] in leaves]
         plan.leaves[st.name] = leaves
     row: dict[str, Any] = {"task": st.name, "leaves": len(leaves)}
-    for label, backend, bs in (("lm-eval", "hf", 1), ("climb", "climb-hf", args.batch_size)):
-        out, wall, cpu = timed_run(model, tok, plan.configs, backend, bs, args.limit)
+    runs: list[tuple[str, str, int, Any]] = [
+        ("lm-eval", "hf", 1, model),
+        ("climb", "climb-hf", args.batch_size, model),
+    ]
+    if vllm_lm is not None:
+        runs.append(("vllm", "vllm", 0, vllm_lm))
+    for label, backend, bs, lm in runs:
+        out, wall, cpu = timed_run(
+            lm, tok, plan.configs, backend, max(bs, 1), args.limit, args.device
+        )
         tasks, _ = score_suite(sub, plan.leaves, out)
         row[label] = {
             "wall_s": wall,
@@ -100,6 +125,9 @@ def bench_task(
         )
     a, b = row["lm-eval"]["scores"], row["climb"]["scores"]
     row["max_abs_diff"] = max(abs(a[k] - b[k]) for k in a)
+    if "vllm" in row:
+        v = row["vllm"]["scores"]
+        row["vllm_max_abs_diff"] = max(abs(a[k] - v.get(k, float("nan"))) for k in a)
     row["identical"] = a.keys() == b.keys() and row["max_abs_diff"] < TOL
     return row
 
@@ -148,6 +176,15 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, An
         f"(max |diff| {summary['max_abs_diff']:.2e}; averages x100 {avg['lm-eval']:.4f} vs "
         f"{avg['climb']:.4f})"
     )
+    if all("vllm" in r for r in rows):
+        vtot = sum(r["vllm"]["wall_s"] for r in rows)
+        summary["vllm_wall_s"] = vtot
+        summary["speedup_vllm_wall"] = tot["lm-eval"] / vtot
+        summary["vllm_max_abs_diff"] = max(r["vllm_max_abs_diff"] for r in rows)
+        print(
+            f"vLLM: {vtot:.1f}s wall, {summary['speedup_vllm_wall']:.2f}x lm-eval batch 1; "
+            f"max |score diff| vs HF {summary['vllm_max_abs_diff']:.2e}"
+        )
     return summary
 
 
@@ -171,18 +208,25 @@ def main(argv: list[str] | None = None) -> int:
     for path in folder.rglob("*.jsonl"):  # parse the mirror once, outside the timed runs
         read_rows(path)
     resolved = resolve_model(args.model, StateDir.at(args.state_dir))
-    model, tok = load_for_eval(ModelRef(resolved.path, args.model, resolved.digest), "cpu")
-    with torch.no_grad():  # first-call set-up of the CPU kernels, outside the timed runs
-        model(torch.tensor([[1, 2, 3, 4]]))
+    ref = ModelRef(resolved.path, args.model, resolved.digest)
+    model, tok = load_for_eval(ref, args.device)
+    with torch.no_grad():  # first-call set-up of the kernels, outside the timed runs
+        model(torch.tensor([[1, 2, 3, 4]], device=args.device))
+    vllm_lm = None
+    if args.vllm:
+        from climb.config import EvalConfig
+        from climb.evaluate.runner import make_vllm_lm
+
+        vllm_lm = make_vllm_lm(ref, EvalConfig(backend="vllm", device="cuda"))
     suite = load_suite(args.suite)
     wanted = set(args.tasks.split(",")) if args.tasks else None
     tasks = [st for st in suite.selected() if wanted is None or st.name in wanted]
     print(
         f"model {args.model} ({resolved.digest[:12]}), suite {suite.name}, data {folder}, "
-        f"torch threads {torch.get_num_threads()}",
+        f"device {args.device}, torch threads {torch.get_num_threads()}",
         flush=True,
     )
-    rows = [bench_task(st, suite, folder, args, model, tok) for st in tasks]
+    rows = [bench_task(st, suite, folder, args, model, tok, vllm_lm) for st in tasks]
     summary = report(rows, args)
     if args.json:
         Path(args.json).write_text(

@@ -265,6 +265,16 @@ class TrainConfig(Section):
     lora: LoraConfig = Field(default_factory=LoraConfig)
 
 
+class VllmOptions(Section):
+    """lm-eval's vLLM model (`eval.backend: vllm`, GPU only; the `vllm` extra installed)."""
+
+    tensor_parallel_size: int = Field(default=1, ge=1, le=64)
+    gpu_memory_utilization: float = Field(default=0.85, gt=0.0, le=1.0)
+    max_model_len: int | None = Field(
+        default=None, ge=128, description="Context length vLLM reserves (None = the model's)."
+    )
+
+
 class EvalConfig(Section):
     """Evaluation with lm-eval on a leaderboard suite."""
 
@@ -276,11 +286,13 @@ class EvalConfig(Section):
         description="Sequences per forward pass (climb-hf: continuation rows scored together "
         "after one shared context).",
     )
-    backend: Literal["climb-hf", "hf"] = Field(
+    backend: Literal["climb-hf", "hf", "vllm"] = Field(
         default="climb-hf",
         description="climb-hf: lm-eval's HFLM with each context and shared prefix computed once "
-        "(same scores, several times faster); hf: lm-eval's HFLM unchanged.",
+        "(same scores, several times faster); hf: lm-eval's HFLM unchanged; vllm: lm-eval's "
+        "vLLM model (GPU only, bf16: scores close to, not identical with, HF's).",
     )
+    vllm: VllmOptions = Field(default_factory=VllmOptions)
     data_dir: str | None = Field(
         default=None,
         description="Benchmark mirror folder (JSONL in the Hub schemas); `hub` = load from the "
@@ -305,6 +317,15 @@ class EvalConfig(Section):
     )
     deployment: str = Field(default="eval_only/eval-only-gpu", pattern=r"^[^/]+/[^/]+$")
     deployment_timeout_s: int = Field(default=6 * 3600, ge=60)
+
+    @model_validator(mode="after")
+    def _vllm_on_gpu(self) -> EvalConfig:
+        if self.backend == "vllm" and self.device == "cpu":
+            raise ValueError(
+                "backend: vllm runs on a CUDA GPU, not eval.device=cpu; use eval.backend=climb-hf "
+                "on CPU (same scores as lm-eval's HF model, several times faster)"
+            )
+        return self
 
 
 class PromotionConfig(Section):

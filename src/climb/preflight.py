@@ -86,7 +86,26 @@ def preflight(cfg: ExperimentConfig) -> None:
             "it is not set; export it (or map the Kubernetes secret) or use "
             "publish.mode=dry-run"
         )
+    if cfg.eval.backend == "vllm" and cfg.eval.runner == "local":
+        # With runner=deployment the evaluation runs on the GPU pod; it checks there.
+        problems.extend(vllm_problems())
     if cfg.eval.device == "cuda" and _cuda_devices() == 0:
         problems.append("eval.device: cuda requested but no GPU is available; use auto or cpu")
     if problems:
         raise ConfigError("cannot run this config here:\n  " + "\n  ".join(problems))
+
+
+def vllm_problems() -> list[str]:
+    """Return why lm-eval's vLLM model cannot run on this machine ([] when it can)."""
+    problems = []
+    if not _importable("vllm"):
+        problems.append(
+            "eval.backend: vllm needs the `vllm` package, which is not installed here; install "
+            "climb's `vllm` extra in the GPU evaluation image, or use eval.backend=climb-hf"
+        )
+    if _cuda_devices() == 0:
+        problems.append(
+            "eval.backend: vllm needs a CUDA GPU and this machine has none; use "
+            "eval.backend=climb-hf (or eval.runner=deployment to evaluate on a GPU pod)"
+        )
+    return problems

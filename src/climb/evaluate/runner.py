@@ -139,9 +139,13 @@ def evaluate_model(
             "benchmark data: climb's bundled smoke set, not the real "
             "benchmarks (set eval.data_dir to a mirror or `hub`)"
         )
-    device = _device(cfg.device)
-    model, tokenizer = load_for_eval(ref, device)
-    out = run_lm_eval(model, tokenizer, plan.configs, cfg, device)
+    if cfg.backend == "vllm":
+        out, dtype = evaluate_with(make_vllm_lm(ref, cfg), plan.configs, cfg), "bfloat16"
+    else:
+        device = _device(cfg.device)
+        model, tokenizer = load_for_eval(ref, device)
+        out = run_lm_eval(model, tokenizer, plan.configs, cfg, device)
+        dtype = str(model.dtype).replace("torch.", "")
     tasks, average = score_suite(suite, plan.leaves, out)
     result = {
         "model": {
@@ -149,7 +153,7 @@ def evaluate_model(
             "digest": ref.digest,
             "path": ref.path,
             "adapter_path": ref.adapter_path,
-            "dtype": str(model.dtype).replace("torch.", ""),
+            "dtype": dtype,
         },
         "suite": suite.name,
         "suite_version": suite.version,
@@ -174,12 +178,54 @@ def make_lm(model: Any, tokenizer: Any, cfg: EvalConfig, device: str) -> Any:
     (`climb-hf`, each context and shared prefix computed once) or lm-eval's HFLM (`hf`)."""
     from lm_eval.models.huggingface import HFLM
 
+    if cfg.backend == "vllm":
+        raise ValueError("eval.backend=vllm loads the weights itself: use make_vllm_lm(ref, cfg)")
     cls: Any = HFLM
     if cfg.backend == "climb-hf":
         from climb.evaluate.fastlm import PrefixCacheLM
 
         cls = PrefixCacheLM
     return cls(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size, device=device)
+
+
+# vLLM serves LoRA adapters up to a rank chosen at start-up, from this list.
+_VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
+
+
+def vllm_model_args(ref: ModelRef, cfg: EvalConfig) -> dict[str, Any]:
+    """Return the keyword arguments of lm-eval's VLLM model for `ref` under `cfg.vllm`: the base
+    weights, bf16, the parallelism and memory settings, and a LoRA adapter (with the smallest
+    vLLM rank bucket that holds its rank) when `ref` has one."""
+    args: dict[str, Any] = {
+        "pretrained": ref.path,
+        "tokenizer": ref.adapter_path or ref.path,
+        "dtype": "bfloat16",
+        "batch_size": "auto",
+        "tensor_parallel_size": cfg.vllm.tensor_parallel_size,
+        "gpu_memory_utilization": cfg.vllm.gpu_memory_utilization,
+        "seed": 1234,
+    }
+    if cfg.vllm.max_model_len:
+        args["max_model_len"] = cfg.vllm.max_model_len
+    if ref.adapter_path:
+        adapter = json.loads((Path(ref.adapter_path) / "adapter_config.json").read_text())
+        rank = int(adapter.get("r", 16))
+        args["lora_local_path"] = ref.adapter_path
+        args["max_lora_rank"] = next((r for r in _VLLM_LORA_RANKS if r >= rank), rank)
+    return args
+
+
+def make_vllm_lm(ref: ModelRef, cfg: EvalConfig) -> Any:
+    """Return lm-eval's VLLM model for `ref`; raise RuntimeError naming eval.backend when this
+    machine cannot run vLLM (package missing, no CUDA GPU)."""
+    from climb.preflight import vllm_problems
+
+    problems = vllm_problems()
+    if problems:
+        raise RuntimeError("; ".join(problems))
+    from lm_eval.models.vllm_causallms import VLLM
+
+    return VLLM(**vllm_model_args(ref, cfg))
 
 
 def run_lm_eval(
@@ -191,10 +237,15 @@ def run_lm_eval(
     batch size, limit) and the device; returns lm-eval's output as plain JSON data (results,
     n-samples, configs, per-sample logs).
     """
+    return evaluate_with(make_lm(model, tokenizer, cfg, device), configs, cfg)
+
+
+def evaluate_with(lm: Any, configs: list[dict[str, Any]], cfg: EvalConfig) -> dict[str, Any]:
+    """Run lm-eval's simple_evaluate with a ready LM on task configs (limit from `cfg`); return
+    its output as plain JSON data."""
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
-    lm = make_lm(model, tokenizer, cfg, device)
     out = simple_evaluate(
         model=lm,
         tasks=configs,
