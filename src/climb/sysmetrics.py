@@ -27,6 +27,8 @@ def monitor(run_id: str, tracking_uri: str, interval_s: float = 10.0) -> Iterato
         log.warning("system metrics disabled: %s", exc)
         yield None
         return
+    # Its start/stop INFO lines would repeat on every stage of every run.
+    logging.getLogger("mlflow.system_metrics").setLevel(logging.WARNING)
     mon = SystemMetricsMonitor(
         run_id,
         sampling_interval=interval_s,
