@@ -211,7 +211,6 @@ def test_disk_quota_while_writing_data(tmp_path: Path, tiny_experiment) -> None:
 def test_evaluation_crash_promotes_nothing(
     prefect_api: str, tiny_experiment, tmp_path: Path
 ) -> None:
-    from mlflow.tracking import MlflowClient
 
     from climb.resources import smoke_benchmarks_dir
     from flows.pipeline import leaderboard_pipeline
@@ -229,15 +228,23 @@ def test_evaluation_crash_promotes_nothing(
     with pytest.raises(Exception) as err:
         leaderboard_pipeline(str(config), [])
     assert "arc_challenge_test.hf.jsonl" in str(err.value)
+    _assert_failed_and_nothing_promoted(cfg, "arc_challenge_test.hf.jsonl", tmp_path)
+
+
+def _assert_failed_and_nothing_promoted(cfg: dict, reason: str, tmp_path: Path) -> None:
+    """The run's parent MLflow run is FAILED with `reason` recorded; no model was registered and
+    nothing written to the outbox."""
+    from mlflow.tracking import MlflowClient
+
     client = MlflowClient(tracking_uri=cfg["tracking"]["uri"], registry_uri=cfg["tracking"]["uri"])
-    exp = client.get_experiment_by_name("eval-crash")
+    exp = client.get_experiment_by_name(cfg["tracking"]["experiment"])
     parents = [
         r
         for r in client.search_runs([exp.experiment_id])
         if "mlflow.parentRunId" not in r.data.tags
     ]
     assert parents and parents[0].info.status == "FAILED"
-    assert "arc_challenge_test.hf.jsonl" in parents[0].data.tags["climb.error"]
+    assert reason in parents[0].data.tags["climb.error"]
     assert client.search_registered_models() == []
     assert not list((tmp_path / "state").glob("outbox/**/*"))
 
@@ -247,7 +254,6 @@ def test_missing_metric_for_a_task_promotes_nothing(
 ) -> None:
     """lm-eval runs fine but the suite's metric for one task is not in its output (as when a
     task version renames a metric): the run fails naming task and metric, nothing is promoted."""
-    from mlflow.tracking import MlflowClient
 
     from climb.evaluate.suites import suites_dir
     from flows.pipeline import leaderboard_pipeline
@@ -267,14 +273,4 @@ def test_missing_metric_for_a_task_promotes_nothing(
     with pytest.raises(Exception) as err:
         leaderboard_pipeline(str(config), [])
     assert "mc2_renamed" in str(err.value) and "truthfulqa_mc2" in str(err.value), str(err.value)
-    client = MlflowClient(tracking_uri=cfg["tracking"]["uri"], registry_uri=cfg["tracking"]["uri"])
-    exp = client.get_experiment_by_name("eval-missing")
-    parents = [
-        r
-        for r in client.search_runs([exp.experiment_id])
-        if "mlflow.parentRunId" not in r.data.tags
-    ]
-    assert parents and parents[0].info.status == "FAILED"
-    assert "mc2_renamed" in parents[0].data.tags["climb.error"]
-    assert client.search_registered_models() == []
-    assert not list((tmp_path / "state").glob("outbox/**/*"))
+    _assert_failed_and_nothing_promoted(cfg, "mc2_renamed", tmp_path)
