@@ -3,12 +3,14 @@
 - Disk quota hit while a checkpoint is being written (RLIMIT_FSIZE set on the running trainer
   processes with prlimit): the run fails with a clear "out of disk space" error, the previous
   complete checkpoint is intact, the half-written one is never loaded, the rerun resumes.
-- S3 refusing the checkpoint upload: clear error naming S3's reason, the local checkpoint is
-  intact, the rerun (bucket fixed) resumes and the upload completes with its marker.
+- S3 refusing checkpoints: with no bucket the run is refused before a step, naming S3's reason;
+  with the bucket removed while the first checkpoint is saved, the upload fails naming S3's
+  reason, the local checkpoint is intact, the rerun (bucket back) resumes and uploads.
 - Disk quota hit while writing the prepared dataset: clear error, no half-written dataset,
   the previous prepared dataset intact, the rerun succeeds.
-- Evaluation crashing (a corrupt benchmark file): the flow fails, the reason is recorded on the
-  MLflow run, nothing is registered, promoted or published.
+- Evaluation crashing (a corrupt benchmark file) or a task's metric missing from lm-eval's
+  output: the flow fails, the reason is recorded on the MLflow run, nothing is registered,
+  promoted or published. (NaN scores are refused by the same check: tests/unit/.)
 
 Starts: torchrun, moto_server, the `climb` CLI, Prefect server.
 """
@@ -208,34 +210,52 @@ def test_disk_quota_while_writing_data(tmp_path: Path, tiny_experiment) -> None:
     assert again.returncode == 0, again.stderr
 
 
-def test_evaluation_crash_promotes_nothing(
-    prefect_api: str, tiny_experiment, tmp_path: Path
-) -> None:
-
+def _corrupt_benchmark_file(tmp_path: Path) -> tuple[dict, list[str]]:
+    """A mirror whose ARC file ends in a cut-off JSON line: lm-eval crashes reading it."""
     from climb.resources import smoke_benchmarks_dir
-    from flows.pipeline import leaderboard_pipeline
 
     mirror = tmp_path / "mirror"
     shutil.copytree(smoke_benchmarks_dir(), mirror)
     broken = mirror / "arc_challenge" / "arc_challenge_test.hf.jsonl"
     broken.write_text(broken.read_text()[:-40] + '\n{"id": "cut')
+    return {"data_dir": str(mirror)}, ["arc_challenge_test.hf.jsonl"]
+
+
+def _metric_missing_from_output(tmp_path: Path) -> tuple[dict, list[str]]:
+    """lm-eval runs fine, but the suite's metric for one task is not in its output (as when a
+    task version renames a metric)."""
+    from climb.evaluate.suites import suites_dir
+
+    suite = yaml.safe_load((suites_dir() / "open-llm-v1.yaml").read_text())
+    for task in suite["tasks"]:
+        if task["name"] == "truthfulqa_mc2":
+            task["metric"] = "mc2_renamed"
+    path = tmp_path / "renamed-metric.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    return {"suite": str(path)}, ["mc2_renamed", "truthfulqa_mc2"]
+
+
+EVAL_FAULTS = {"corrupt": _corrupt_benchmark_file, "missing-metric": _metric_missing_from_output}
+
+
+@pytest.mark.parametrize("fault", sorted(EVAL_FAULTS))
+def test_evaluation_failure_promotes_nothing(
+    prefect_api: str, tiny_experiment, tmp_path: Path, fault: str
+) -> None:
+    """The flow fails naming the reason, which is recorded on the MLflow run; nothing is
+    registered, promoted or published."""
+    from mlflow.tracking import MlflowClient
+
+    from flows.pipeline import leaderboard_pipeline
+
+    eval_cfg, reasons = EVAL_FAULTS[fault](tmp_path)
     config = tiny_experiment(
-        "eval-crash",
-        eval={"data_dir": str(mirror)},
-        publish={"enabled": True, "repo_id": "org/never"},
+        f"eval-{fault}", eval=eval_cfg, publish={"enabled": True, "repo_id": "org/never"}
     )
     cfg = yaml.safe_load(config.read_text())
     with pytest.raises(Exception) as err:
         leaderboard_pipeline(str(config), [])
-    assert "arc_challenge_test.hf.jsonl" in str(err.value)
-    _assert_failed_and_nothing_promoted(cfg, "arc_challenge_test.hf.jsonl", tmp_path)
-
-
-def _assert_failed_and_nothing_promoted(cfg: dict, reason: str, tmp_path: Path) -> None:
-    """The run's parent MLflow run is FAILED with `reason` recorded; no model was registered and
-    nothing written to the outbox."""
-    from mlflow.tracking import MlflowClient
-
+    assert all(r in str(err.value) for r in reasons), str(err.value)
     client = MlflowClient(tracking_uri=cfg["tracking"]["uri"], registry_uri=cfg["tracking"]["uri"])
     exp = client.get_experiment_by_name(cfg["tracking"]["experiment"])
     parents = [
@@ -244,33 +264,6 @@ def _assert_failed_and_nothing_promoted(cfg: dict, reason: str, tmp_path: Path) 
         if "mlflow.parentRunId" not in r.data.tags
     ]
     assert parents and parents[0].info.status == "FAILED"
-    assert reason in parents[0].data.tags["climb.error"]
+    assert reasons[0] in parents[0].data.tags["climb.error"]
     assert client.search_registered_models() == []
     assert not list((tmp_path / "state").glob("outbox/**/*"))
-
-
-def test_missing_metric_for_a_task_promotes_nothing(
-    prefect_api: str, tiny_experiment, tmp_path: Path
-) -> None:
-    """lm-eval runs fine but the suite's metric for one task is not in its output (as when a
-    task version renames a metric): the run fails naming task and metric, nothing is promoted."""
-
-    from climb.evaluate.suites import suites_dir
-    from flows.pipeline import leaderboard_pipeline
-
-    suite = yaml.safe_load((suites_dir() / "open-llm-v1.yaml").read_text())
-    for task in suite["tasks"]:
-        if task["name"] == "truthfulqa_mc2":
-            task["metric"] = "mc2_renamed"
-    path = tmp_path / "renamed-metric.yaml"
-    path.write_text(yaml.safe_dump(suite))
-    config = tiny_experiment(
-        "eval-missing",
-        eval={"suite": str(path)},
-        publish={"enabled": True, "repo_id": "org/never"},
-    )
-    cfg = yaml.safe_load(config.read_text())
-    with pytest.raises(Exception) as err:
-        leaderboard_pipeline(str(config), [])
-    assert "mc2_renamed" in str(err.value) and "truthfulqa_mc2" in str(err.value), str(err.value)
-    _assert_failed_and_nothing_promoted(cfg, "mc2_renamed", tmp_path)
