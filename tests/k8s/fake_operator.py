@@ -90,12 +90,9 @@ class FakeOperator(threading.Thread):
         if self.outcome in ("sigterm", "interrupt"):
             # Wait until the launcher is inside its wait (its SIGTERM handler is installed).
             self._wait_for(lambda: signal.getsignal(signal.SIGTERM) is not self.default_sigterm)
-            if self.outcome == "sigterm":
-                os.kill(os.getpid(), signal.SIGTERM)
-            else:
-                import _thread
-
-                _thread.interrupt_main()
+            # Real signals (a pod eviction, a Ctrl-C): unlike _thread.interrupt_main they also
+            # break the launcher out of a blocking watch, as they would in production.
+            os.kill(os.getpid(), signal.SIGTERM if self.outcome == "sigterm" else signal.SIGINT)
             return
         cm = self._wait_for(
             lambda: [

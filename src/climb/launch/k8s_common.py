@@ -164,34 +164,66 @@ def final_condition(conditions: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
+class Interrupts:
+    """Signals received while waiting; `check()` raises for one whose exception was lost.
+
+    A signal handler's exception can land inside a garbage-collection finalizer (urllib3 closing
+    a pooled connection), where Python prints it and drops it; the wait loop calls `check()`
+    every poll, so a cancellation is never lost that way.
+    """
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+
+    def check(self) -> None:
+        """Raise Terminated (SIGTERM) or KeyboardInterrupt (SIGINT) if one was received."""
+        if self.received == signal.SIGTERM:
+            raise Terminated("SIGTERM received while waiting on the training job")
+        if self.received == signal.SIGINT:
+            raise KeyboardInterrupt
+
+
 @contextmanager
-def sigterm_raises() -> Iterator[None]:
-    """While inside, SIGTERM (a cancelled flow run's pod being stopped) raises Terminated in the
-    main thread, after any Python handler installed before (Prefect's) has had its say."""
+def interruptions_raise() -> Iterator[Interrupts]:
+    """While inside, SIGTERM (a cancelled flow run's pod being stopped) raises Terminated and
+    SIGINT raises KeyboardInterrupt in the main thread, after any Python handler installed before
+    (Prefect's) has had its say; yields the Interrupts record for the wait loop to check."""
+    seen = Interrupts()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield seen
         return
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous is signal.SIG_IGN:
-        yield
-        return
+    previous: dict[int, Any] = {
+        sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)
+    }
 
     def _handler(signum: int, frame: Any) -> None:
-        if callable(previous):
-            previous(signum, frame)
-        raise Terminated("SIGTERM received while waiting on the training job")
+        seen.received = signum
+        before = previous[signum]
+        if callable(before) and before is not signal.default_int_handler:
+            before(signum, frame)
+        seen.check()
 
-    signal.signal(signal.SIGTERM, _handler)
+    for sig, before in previous.items():
+        if before is not signal.SIG_IGN:
+            signal.signal(sig, _handler)
     try:
-        yield
+        yield seen
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, before in previous.items():
+            signal.signal(sig, before)
 
 
-def wait_final(work: Workload, deadline_s: float, poll_s: float) -> dict[str, Any] | None:
-    """Poll the workload's conditions until Complete/Failed; return it, or None at the deadline."""
+def wait_final(
+    work: Workload,
+    deadline_s: float,
+    poll_s: float,
+    check: Callable[[], None] = lambda: None,
+) -> dict[str, Any] | None:
+    """Poll the workload's conditions until Complete/Failed; return it, or None at the deadline.
+    `check` runs every poll (it raises to stop the wait: a cancellation)."""
     deadline = time.monotonic() + deadline_s
     while True:
+        check()
         final = final_condition(work.conditions())
         if final is not None:
             return final

@@ -17,7 +17,7 @@ from climb.launch.k8s_common import (
     REQUEST_TIMEOUT_S,
     TAIL_LINES,
     Workload,
-    sigterm_raises,
+    interruptions_raise,
     wait_final,
 )
 from climb.launch.local import LaunchError
@@ -147,8 +147,8 @@ def supervise(
     follower = LogFollower(core, work, on_line, cfg.poll_s)
     follower.start()
     try:
-        with sigterm_raises():
-            final = wait_final(work, cfg.timeout_s, cfg.poll_s)
+        with interruptions_raise() as interrupts:
+            final = wait_final(work, cfg.timeout_s, cfg.poll_s, interrupts.check)
             if final is None:
                 _delete_quietly(work)
     except BaseException:
