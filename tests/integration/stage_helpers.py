@@ -148,20 +148,7 @@ def plant_zero_champion(uri: str, model: str, source: str) -> str:
     limit 1) but scoring 0 everywhere, so any candidate beats it; return its version.
     `source` must be a URI the tracking server accepts (a local path only for SQLite)."""
     client = registry.client_for(uri)
-    recorded = {
-        "suite": "open-llm-v1",
-        "suite_version": "1",
-        "protocol": "lm-eval-0.4",
-        "limit": 1,
-        "data_source": "smoke",
-        "average": 0.0,
-        "deviations": [],
-        "tasks": {
-            t: {"score": 0.0, "stderr": 0.0, "metric": "acc", "num_fewshot": 0, "n": 1}
-            for t in TASKS
-        },
-        "model": {"name": "old", "digest": "old", "dtype": "float32"},
-    }
+    recorded = {**result(0.0, limit=1), "model": {"name": "old", "digest": "old"}}
     version = registry.register_version(
         client,
         model,

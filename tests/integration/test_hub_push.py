@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fake_hub import FakeHub
+from sample_results import PUBLISHED_RESULT
 
 from climb.config import PublishConfig
 from climb.evaluate.suites import load_suite
@@ -19,35 +20,7 @@ from climb.state import StateDir
 pytestmark = pytest.mark.integration
 TOKEN = "hf_climbFAKEtoken_7Qx9TokenNeverLogged"
 REPO_ID = "climb-org/tiny-champion"
-RESULT = {
-    "suite": "open-llm-v1",
-    "suite_version": "1",
-    "protocol": "lm-eval-0.4",
-    "lm_eval_version": "0.4.13",
-    "limit": 2,
-    "data_source": "smoke",
-    "average": 41.5,
-    "deviations": [],
-    "model": {"name": "tiny + lora", "digest": "abc", "dtype": "float32"},
-    "tasks": {
-        "arc_challenge": {
-            "score": 0.5,
-            "stderr": 0.1,
-            "metric": "acc_norm",
-            "num_fewshot": 25,
-            "n": 2,
-        },
-        "hellaswag": {
-            "score": 0.25,
-            "stderr": 0.1,
-            "metric": "acc_norm",
-            "num_fewshot": 10,
-            "n": 2,
-        },
-        "mmlu": {"score": 0.3, "stderr": 0.05, "metric": "acc", "num_fewshot": 5, "n": 114},
-        "truthfulqa_mc2": {"score": 0.61, "stderr": 0.1, "metric": "acc", "num_fewshot": 0, "n": 2},
-    },
-}
+RESULT = PUBLISHED_RESULT
 
 
 @pytest.fixture(autouse=True)
