@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from climb.state import StateDir, atomic_dir, safe_name
+from climb.state import StateDir, atomic_dir, hash_file_into, safe_name
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,7 @@ def weights_digest(folder: str | Path) -> str:
     h = hashlib.sha256()
     for p in files:
         h.update(str(p.relative_to(folder)).encode())
-        with p.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
+        hash_file_into(h, p)
     return h.hexdigest()
 
 

@@ -22,7 +22,7 @@ from climb.config import PublishConfig
 from climb.evaluate.suites import Suite
 from climb.hub import DIGEST_FILE, HubError, push
 from climb.secrets import redact
-from climb.state import StateDir, atomic_dir, safe_name
+from climb.state import StateDir, atomic_dir, file_sha256, safe_name
 
 LEADERBOARD_SOURCE = (
     "Open LLM Leaderboard",
@@ -57,11 +57,7 @@ def folder_digest(folder: Path) -> str:
     for p in sorted(folder.rglob("*")):
         if p.is_file() and p.name != DIGEST_FILE:
             h.update(p.relative_to(folder).as_posix().encode() + b"\0")
-            file_hash = hashlib.sha256()
-            with p.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    file_hash.update(block)
-            h.update(file_hash.digest())
+            h.update(bytes.fromhex(file_sha256(p)))
     return h.hexdigest()
 
 

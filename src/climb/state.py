@@ -7,6 +7,7 @@ become path components.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -101,6 +102,19 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def hash_file_into(h: Any, path: Path) -> Any:
+    """Feed the bytes of the file at `path` into the hash object `h` in 1 MiB blocks; return h."""
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h
+
+
+def file_sha256(path: Path) -> str:
+    """Return the hex sha256 of a file's bytes."""
+    return str(hash_file_into(hashlib.sha256(), path).hexdigest())
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

@@ -12,7 +12,6 @@ decoded are yielded as `BadRow` so the caller can count them by reason.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -33,15 +32,6 @@ class BadRow:
 
     reason: str
     detail: str
-
-
-def file_digest(path: Path) -> str:
-    """Return the sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def suffix_of(name: str) -> str:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from climb.config import SourceConfig
-from climb.data.sources import BadRow, Row, SourceError, file_digest, iter_file, resolve_source
+from climb.data.sources import BadRow, Row, SourceError, iter_file, resolve_source
+from climb.state import file_sha256
 
 log = logging.getLogger(__name__)
 HUB_PREFIX = "hf://datasets/"
@@ -65,7 +66,7 @@ def stream_source(src: SourceConfig) -> Iterator[Row | BadRow]:
 def _folder_digest(folder: Path) -> str:
     h = hashlib.sha256()
     for p in sorted(q for q in folder.rglob("*") if q.is_file()):
-        h.update(str(p.relative_to(folder)).encode() + b"\0" + file_digest(p).encode())
+        h.update(str(p.relative_to(folder)).encode() + b"\0" + file_sha256(p).encode())
     return h.hexdigest()
 
 
@@ -98,7 +99,7 @@ def source_identity(src: SourceConfig) -> str:
         return "s3:" + ";".join(f"{o['key']}={o['etag']}/{o['size']}" for o in objs)
     if src.path.startswith(HUB_PREFIX):
         return f"hub:{hub_id(src.path)}:{src.subset}:{src.split}:{_hub_revision(src)}"
-    return "file:" + file_digest(resolve_source(src.path))
+    return "file:" + file_sha256(resolve_source(src.path))
 
 
 def interleave(

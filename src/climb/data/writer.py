@@ -11,7 +11,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from climb.data.sources import file_digest
+from climb.state import file_sha256
 
 
 class SplitWriter:
@@ -60,7 +60,7 @@ class SplitWriter:
         if self._writer is None:
             return {"file": None, "rows": 0, "sha256": None}
         self._writer.close()
-        return {"file": self.path.name, "rows": self.rows, "sha256": file_digest(self.path)}
+        return {"file": self.path.name, "rows": self.rows, "sha256": file_sha256(self.path)}
 
 
 def new_digest() -> Any:

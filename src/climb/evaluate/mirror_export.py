@@ -15,7 +15,6 @@ datasets the folder does not).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import yaml
 
 from climb.evaluate.mirror import LAYOUT_FILE, MirrorError
 from climb.evaluate.suites import Suite
+from climb.state import file_sha256
 
 SUMS_FILE = "SHA256SUMS"
 Loader = Callable[..., Any]
@@ -122,20 +122,12 @@ def export_mirror(
 def write_sums(folder: Path) -> Path:
     """Write SHA256SUMS (sha256sum format) over every JSONL file under `folder`."""
     lines = [
-        f"{sha256(p)}  {p.relative_to(folder).as_posix()}" for p in sorted(folder.rglob("*.jsonl"))
+        f"{file_sha256(p)}  {p.relative_to(folder).as_posix()}"
+        for p in sorted(folder.rglob("*.jsonl"))
     ]
     path = folder / SUMS_FILE
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-def sha256(path: Path) -> str:
-    """Return the hex sha256 of a file."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def verify_sums(folder: Path) -> None:
@@ -146,7 +138,7 @@ def verify_sums(folder: Path) -> None:
     for line in sums.read_text().splitlines():
         digest, rel = line.split(maxsplit=1)
         path = folder / rel
-        if not path.is_file() or sha256(path) != digest:
+        if not path.is_file() or file_sha256(path) != digest:
             raise MirrorError(f"{path}: missing or its sha256 does not match {SUMS_FILE}")
 
 
