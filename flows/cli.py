@@ -13,8 +13,8 @@ import typer
 
 from climb.cli import ConfigArg, OverridesArg, app, fail, load_or_exit
 from climb.config import ConfigError
+from climb.pipeline.summary import render_summary
 from climb.preflight import preflight
-from climb.report import render_summary
 from climb.secrets import install_log_redaction
 from climb.servers import ServerError, ensure_prefect_server, prefect_env
 from climb.state import StateDir

@@ -11,8 +11,8 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from climb import stages
-from climb.pipeline import RunContext, finish_pipeline, start_pipeline
+from climb.pipeline import stages
+from climb.pipeline.context import RunContext, finish_pipeline, start_pipeline
 
 
 @task(name="evaluate_model", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30)

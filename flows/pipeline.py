@@ -12,8 +12,8 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 
-from climb.pipeline import fail_pipeline, finish_pipeline
-from climb.registry import run_url
+from climb.pipeline.context import fail_pipeline, finish_pipeline
+from climb.registry.tracking import run_url
 from climb.secrets import install_log_redaction
 from flows.tasks import (
     decide,

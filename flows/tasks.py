@@ -12,10 +12,10 @@ from prefect import task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from climb import stages
-from climb.pipeline import RunContext, start_pipeline
-from climb.registry import run_url
-from climb.report import decision_markdown
+from climb.pipeline import stages
+from climb.pipeline.context import RunContext, start_pipeline
+from climb.pipeline.summary import decision_markdown
+from climb.registry.tracking import run_url
 
 
 @task(name="start", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)

@@ -83,7 +83,7 @@ def eval_model(
     from climb.config import EvalConfig
     from climb.evaluate.runner import ModelRef, evaluate_model
     from climb.models import resolve_model, weights_digest
-    from climb.report import score_table
+    from climb.pipeline.summary import score_table
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     state = StateDir.at(state_dir)
@@ -219,7 +219,7 @@ def registry_target(
     config: Path, overrides: list[str] | None, model: str | None, tracking_uri: str | None
 ) -> tuple[ExperimentConfig, Any]:
     """Return (config, MlflowClient) for the registry commands; options override the config."""
-    from climb import registry
+    from climb.registry import tracking
 
     overrides = list(overrides or [])
     if model:
@@ -227,8 +227,8 @@ def registry_target(
     if tracking_uri:
         overrides.append(f"tracking.uri={tracking_uri}")
     cfg = cast(ExperimentConfig, load_or_exit(config, overrides))
-    uri = registry.tracking_uri(cfg.tracking, StateDir.at(cfg.state_dir))
-    return cfg, registry.client_for(uri)
+    uri = tracking.tracking_uri(cfg.tracking, StateDir.at(cfg.state_dir))
+    return cfg, tracking.client_for(uri)
 
 
 @app.command("leaderboard")
@@ -242,7 +242,7 @@ def leaderboard(
     """Print the registered versions ranked by suite average (the team's own leaderboard)."""
     from dataclasses import asdict
 
-    from climb.leaderboard import ranked, render
+    from climb.registry.leaderboard import ranked, render
 
     cfg, client = registry_target(config, overrides, model, tracking_uri)
     name = cfg.promotion.registered_model
@@ -264,7 +264,7 @@ def promote(
     tracking_uri: UriOpt = None,
 ) -> None:
     """Make VERSION the champion by hand (published first when publish.enabled)."""
-    from climb.manual import change_champion, who
+    from climb.registry.manual import change_champion, who
 
     cfg, client = registry_target(config, overrides, model, tracking_uri)
     try:
@@ -292,8 +292,8 @@ def rollback(
     tracking_uri: UriOpt = None,
 ) -> None:
     """Move the champion back to the version it replaced (published first when enabled)."""
-    from climb.manual import rollback as do_rollback
-    from climb.manual import who
+    from climb.registry.manual import rollback as do_rollback
+    from climb.registry.manual import who
 
     cfg, client = registry_target(config, overrides, model, tracking_uri)
     try:
@@ -305,7 +305,7 @@ def rollback(
 
 
 def echo_release(out: Any) -> None:
-    """Print what a manual champion change did (a climb.champion.Release); exit 1 if nothing."""
+    """Print what a manual champion change did (a climb.registry.champion.Release); exit 1 if nothing."""
     if not out.promoted:
         typer.echo(f"champion unchanged ({out.previous or 'none'}): {out.reason}")
         raise typer.Exit(1)

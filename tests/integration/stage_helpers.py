@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from climb import registry
-from climb.pipeline import RunContext, stage_run, start_pipeline
+from climb.pipeline.context import RunContext, stage_run, start_pipeline
+from climb.registry import tracking, versions
 
 REPO = Path(__file__).resolve().parents[2]
 TASKS = ("arc_challenge", "hellaswag", "mmlu", "truthfulqa_mc2")
@@ -87,7 +87,7 @@ def candidate(ctx: RunContext, label: str) -> dict[str, Any]:
     (folder / "adapter_config.json").write_text('{"r": 8, "peft_type": "LORA"}')
     (folder / "tokenizer.json").write_text('{"version": "1.0"}')
     with stage_run(ctx, "fine_tune") as run_id:
-        registry.log_artifacts(ctx.client(), run_id, folder, "adapter")
+        tracking.log_artifacts(ctx.client(), run_id, folder, "adapter")
     return {
         "adapter_path": str(folder),
         "base_path": "",
@@ -108,7 +108,7 @@ def sqlite_template(basetemp: Path) -> Path:
     if not db.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f"building-{os.getpid()}.db"
-        registry.client_for(f"sqlite:///{tmp}").search_experiments()
+        tracking.client_for(f"sqlite:///{tmp}").search_experiments()
         tmp.replace(db)
     return db
 
@@ -125,7 +125,7 @@ def sqlite_copy(template: Path, folder: Path) -> str:
 
 def everything_mlflow_holds(uri: str, tmp: Path) -> str:
     """Every param, tag and artifact byte of every run, plus registry tags, as one text."""
-    client = registry.client_for(uri)
+    client = tracking.client_for(uri)
     parts: list[str] = []
     for exp in client.search_experiments():
         for run in client.search_runs([exp.experiment_id], max_results=500):
@@ -147,9 +147,9 @@ def plant_zero_champion(uri: str, model: str, source: str) -> str:
     """Register a champion of `model` measured the way the tiny test configs measure (smoke data,
     limit 1) but scoring 0 everywhere, so any candidate beats it; return its version.
     `source` must be a URI the tracking server accepts (a local path only for SQLite)."""
-    client = registry.client_for(uri)
+    client = tracking.client_for(uri)
     recorded = {**result(0.0, limit=1), "model": {"name": "old", "digest": "old"}}
-    version = registry.register_version(
+    version = versions.register_version(
         client,
         model,
         source,

@@ -14,7 +14,9 @@ from sample_results import PUBLISHED_RESULT
 
 from climb.config import PublishConfig
 from climb.evaluate.suites import load_suite
-from climb.publish import PublishError, build_repo_folder, folder_digest, model_card, publish_folder
+from climb.publish.card import model_card
+from climb.publish.repo import build_repo_folder, folder_digest
+from climb.publish.target import PublishError, publish_folder
 from climb.state import StateDir
 
 pytestmark = pytest.mark.integration

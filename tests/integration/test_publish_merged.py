@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from climb.config import PublishConfig
-from climb.repo import publish_weights
+from climb.publish.repo import publish_weights
 
 pytestmark = pytest.mark.integration
 

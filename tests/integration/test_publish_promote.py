@@ -23,12 +23,12 @@ from stage_helpers import (
     write_config,
 )
 
-from climb import stages
-from climb.champion import history
+from climb.pipeline import stages
 from climb.config import PromotionConfig
-from climb.promotion import Scores, decide
-from climb.publish import PublishError
-from climb.registry import client_for
+from climb.publish.target import PublishError
+from climb.registry.champion import history
+from climb.registry.decision import Scores, decide
+from climb.registry.tracking import client_for
 
 pytestmark = pytest.mark.integration
 TOKEN = "hf_climbSECRETtoken_0a1b2c3d4e5f"

@@ -22,11 +22,11 @@ import mlflow_server
 import pytest
 from stage_helpers import candidate, context, result, sqlite_template, write_config
 
-from climb import stages
-from climb.champion import history
+from climb.pipeline import stages
 from climb.config import PromotionConfig
-from climb.promotion import Scores, decide
-from climb.registry import client_for
+from climb.registry.champion import history
+from climb.registry.decision import Scores, decide
+from climb.registry.tracking import client_for
 
 pytestmark = pytest.mark.integration
 FORK = mp.get_context("fork")

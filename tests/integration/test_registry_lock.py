@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from stage_helpers import sqlite_copy, sqlite_template
 
-from climb.champion import release
-from climb.lock import LOCK_SUFFIX, LockError, LockLost, break_if_stale, registry_lock
-from climb.registry import client_for, get_champion, register_version
+from climb.registry.champion import release
+from climb.registry.lock import LOCK_SUFFIX, LockError, LockLost, break_if_stale, registry_lock
+from climb.registry.tracking import client_for
+from climb.registry.versions import get_champion, register_version
 
 pytestmark = pytest.mark.integration
 

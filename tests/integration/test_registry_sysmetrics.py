@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from stage_helpers import sqlite_copy, sqlite_template
 
-from climb.registry import client_for, start_run
-from climb.sysmetrics import monitor
+from climb.registry.sysmetrics import monitor
+from climb.registry.tracking import client_for, start_run
 
 pytestmark = pytest.mark.integration
 

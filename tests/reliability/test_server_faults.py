@@ -98,7 +98,8 @@ def test_mlflow_down_for_good_fails_clearly_and_changes_nothing(
 ) -> None:
     from mlflow.tracking import MlflowClient
 
-    from climb.registry import client_for, register_version
+    from climb.registry.tracking import client_for
+    from climb.registry.versions import register_version
     from flows.pipeline import leaderboard_pipeline
 
     url, server = mlflow_server.start(tmp_path / "mlflow")

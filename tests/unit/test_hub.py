@@ -7,7 +7,7 @@ import httpx2
 import pytest
 from huggingface_hub.errors import HfHubHTTPError
 
-from climb.hub import is_transient, scrub
+from climb.publish.hub import is_transient, scrub
 
 
 def http_error(status: int) -> HfHubHTTPError:

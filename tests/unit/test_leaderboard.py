@@ -6,7 +6,7 @@ import json
 
 from mlflow.entities.model_registry import ModelVersion, ModelVersionTag
 
-from climb.leaderboard import entry_of, render
+from climb.registry.leaderboard import entry_of, render
 
 
 def mv(version: int, avg: float | None, limit: int = 2, published: bool = False) -> ModelVersion:

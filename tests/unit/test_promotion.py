@@ -7,7 +7,7 @@ import math
 import pytest
 
 from climb.config import PromotionConfig
-from climb.promotion import Scores, decide, recheck
+from climb.registry.decision import Scores, decide, recheck
 
 POLICY = PromotionConfig(registered_model="m")
 

@@ -11,16 +11,11 @@ from sample_results import PUBLISHED_RESULT
 
 from climb.config import PublishConfig
 from climb.evaluate.suites import load_suite
-from climb.publish import (
-    DIGEST_FILE,
-    PublishError,
-    build_repo_folder,
-    folder_digest,
-    model_card,
-    publish_folder,
-    redact,
-)
-from climb.repo import hub_datasets
+from climb.publish.card import model_card
+from climb.publish.hub import DIGEST_FILE
+from climb.publish.repo import build_repo_folder, folder_digest, hub_datasets
+from climb.publish.target import PublishError, publish_folder
+from climb.secrets import redact
 from climb.state import StateDir
 
 RESULT = PUBLISHED_RESULT

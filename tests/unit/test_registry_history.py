@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from climb.champion import ChampionError, Event, origin, rollback_target
+from climb.registry.champion import ChampionError, Event, origin, rollback_target
 
 
 def ev(

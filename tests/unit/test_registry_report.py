@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from climb.champion import Event
-from climb.plots import history_chart, scores_chart
-from climb.report import decision_markdown, render_summary
+from climb.pipeline.plots import history_chart, scores_chart
+from climb.pipeline.summary import decision_markdown, render_summary
+from climb.registry.champion import Event
 
 
 def _res(avg: float, arc: float, mmlu: float) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from climb.report import overhead, render_summary, score_table
+from climb.pipeline.summary import overhead, render_summary, score_table
 
 
 def _result(avg: float, arc: float) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from climb.stages import candidate_ref
+from climb.pipeline.stages import candidate_ref
 
 CANDIDATE = {
     "adapter_path": "/runs/x/train/adapter",

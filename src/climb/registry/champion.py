@@ -2,7 +2,7 @@
 
 `release` is the one way the alias moves (pipeline promotion, `climb promote`, `climb rollback`):
 
-1. take the registry lock of the model (climb.lock);
+1. take the registry lock of the model (climb.registry.lock);
 2. re-read the champion and ask `accept(current)` again: the decision was made against the
    champion of some minutes ago, and another pipeline may have promoted a better model since;
 3. publish (Hub push or outbox) when publishing is required; a failure raises and the alias
@@ -22,8 +22,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from climb.lock import registry_lock
-from climb.registry import CHALLENGER, CHAMPION, TAG_PREFIX, Champion, aliases, get_champion
+from climb.registry.lock import registry_lock
+from climb.registry.tracking import TAG_PREFIX
+from climb.registry.versions import CHALLENGER, CHAMPION, Champion, aliases, get_champion
 
 HISTORY_PREFIX = f"{TAG_PREFIX}champion."
 

@@ -5,13 +5,19 @@ model card, the leaderboard results JSON and the training config.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 from climb.config import PublishConfig
 from climb.evaluate.results import leaderboard_json
 from climb.evaluate.suites import load_suite
-from climb.publish import build_repo_folder, model_card
+from climb.publish.card import model_card
+from climb.publish.hub import DIGEST_FILE
+from climb.secrets import redact
+from climb.state import atomic_dir, file_sha256
 
 
 def publish_weights(
@@ -25,7 +31,7 @@ def publish_weights(
     if method == "full":
         return Path(weights_path), "transformers"
     if cfg.weights == "merged":
-        from climb.merge import merge_adapter
+        from climb.publish.merge import merge_adapter
 
         return merge_adapter(base_path, weights_path, workdir / "merged"), "transformers"
     return Path(weights_path), "peft"
@@ -76,3 +82,31 @@ def assemble(
         leaderboard=leaderboard_json(result),
         config_yaml=config_yaml,
     )
+
+
+def folder_digest(folder: Path) -> str:
+    """Return a sha256 over every file's relative path and bytes (the digest file excluded)."""
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and p.name != DIGEST_FILE:
+            h.update(p.relative_to(folder).as_posix().encode() + b"\0")
+            h.update(bytes.fromhex(file_sha256(p)))
+    return h.hexdigest()
+
+
+def build_repo_folder(
+    target: Path, *, weights_dir: Path, card: Any, leaderboard: dict[str, Any], config_yaml: str
+) -> str:
+    """Write the exact repo contents into `target` (replaced atomically); return its digest."""
+    if target.exists():
+        shutil.rmtree(target)
+    with atomic_dir(target) as tmp:
+        for p in weights_dir.iterdir():
+            if p.is_file():
+                shutil.copy2(p, tmp / p.name)
+        card.save(str(tmp / "README.md"))
+        (tmp / "results.json").write_text(json.dumps(leaderboard, indent=2, sort_keys=True))
+        (tmp / "climb_config.yaml").write_text(redact(config_yaml))
+        digest = folder_digest(tmp)
+        (tmp / DIGEST_FILE).write_text(digest + "\n")
+    return digest

@@ -17,12 +17,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from climb import registry
 from climb.config import ExperimentConfig, dump_config, load_config
 from climb.preflight import preflight
+from climb.registry import tracking
+from climb.registry.sysmetrics import monitor
 from climb.secrets import redact
 from climb.state import StateDir, write_json_atomic
-from climb.sysmetrics import monitor
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class RunContext:
 
     def client(self) -> Any:
         """An MlflowClient for this run's tracking server."""
-        return registry.client_for(self.tracking_uri)
+        return tracking.client_for(self.tracking_uri)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict."""
@@ -98,9 +98,9 @@ def start_pipeline(
     preflight(cfg)
     cfg.tracking.apply_http_settings()
     state = StateDir.at(cfg.state_dir)
-    uri = registry.tracking_uri(cfg.tracking, state)
-    client = registry.client_for(uri)
-    exp_id = registry.ensure_experiment(client, cfg.tracking.experiment, state)
+    uri = tracking.tracking_uri(cfg.tracking, state)
+    client = tracking.client_for(uri)
+    exp_id = tracking.ensure_experiment(client, cfg.tracking.experiment, state)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     tags = {
         "climb.config_hash": cfg.digest(),
@@ -116,8 +116,8 @@ def start_pipeline(
         "climb.prefect_flow_run_id": flow_run_id or "",
         "climb.prefect_flow_run_url": flow_run_url or "",
     }
-    parent = registry.start_run(client, exp_id, f"{cfg.name}-{stamp}", tags=tags)
-    registry.log_flat(client, parent, params=registry.flatten("", cfg.model_dump(mode="json")))
+    parent = tracking.start_run(client, exp_id, f"{cfg.name}-{stamp}", tags=tags)
+    tracking.log_flat(client, parent, params=tracking.flatten("", cfg.model_dump(mode="json")))
     run_dir = state.run_dir(f"{stamp}-{parent[:8]}")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(redact(dump_config(cfg)))
@@ -131,7 +131,7 @@ def start_pipeline(
 def stage_run(ctx: RunContext, stage: str) -> Iterator[str]:
     """Open a nested MLflow run for `stage`; close it FINISHED or FAILED; log its wall time."""
     client = ctx.client()
-    run_id = registry.start_run(
+    run_id = tracking.start_run(
         client, ctx.experiment_id, stage, parent_id=ctx.parent_run_id, tags={"climb.stage": stage}
     )
     start = time.perf_counter()
@@ -145,7 +145,7 @@ def stage_run(ctx: RunContext, stage: str) -> Iterator[str]:
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"[:4000]
         _best_effort(
-            lambda: registry.log_flat(
+            lambda: tracking.log_flat(
                 client,
                 run_id,
                 tags={"climb.error": error},
@@ -154,7 +154,7 @@ def stage_run(ctx: RunContext, stage: str) -> Iterator[str]:
             lambda: client.set_terminated(run_id, "FAILED"),
         )
         raise
-    registry.log_flat(client, run_id, metrics={"stage_seconds": time.perf_counter() - start})
+    tracking.log_flat(client, run_id, metrics={"stage_seconds": time.perf_counter() - start})
     client.set_terminated(run_id, "FINISHED")
 
 
@@ -165,7 +165,7 @@ def finish_pipeline(ctx: RunContext, summary: dict[str, Any], status: str = "FIN
     write_json_atomic(path, json.loads(redact(json.dumps(summary, default=str))))
     client.log_artifact(ctx.parent_run_id, str(path))
     timings = summary.get("timings", {})
-    registry.log_flat(
+    tracking.log_flat(
         client,
         ctx.parent_run_id,
         metrics={f"time/{k}": v for k, v in timings.items() if isinstance(v, int | float)},
@@ -177,7 +177,7 @@ def fail_pipeline(ctx: RunContext, error: BaseException) -> None:
     """Mark the parent run FAILED with the error (alias, versions and Hub untouched)."""
     client = ctx.client()
     _best_effort(
-        lambda: registry.log_flat(
+        lambda: tracking.log_flat(
             client,
             ctx.parent_run_id,
             tags={"climb.error": f"{type(error).__name__}: {error}"[:4000]},

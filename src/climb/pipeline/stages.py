@@ -11,14 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from climb import registry
 from climb.data.prepare import prepare_data
 from climb.evaluate.runner import ModelRef, evaluate_model
 from climb.evaluate.suites import load_suite
 from climb.launch.dispatch import launch
 from climb.models import resolve_model, weights_digest
-from climb.pipeline import RunContext, as_json, stage_run
-from climb.promotion import Scores, decide
+from climb.pipeline.context import RunContext, as_json, stage_run
+from climb.registry import tracking, versions
+from climb.registry.decision import Scores, decide
 from climb.secrets import redact
 from climb.train.spec import TrainSpec
 
@@ -32,7 +32,7 @@ def resolve_base(ctx: RunContext) -> dict[str, Any]:
         start = time.perf_counter()
         model = resolve_model(cfg.model.base, ctx.state, cfg.model.display_name, cfg.model.revision)
         seconds = time.perf_counter() - start
-        registry.log_flat(
+        tracking.log_flat(
             ctx.client(),
             run_id,
             params={"base": cfg.model.base},
@@ -54,7 +54,7 @@ def prepare(ctx: RunContext, base: dict[str, Any]) -> dict[str, Any]:
         client = ctx.client()
         report = data.report
         decon = report["decontamination"]
-        registry.log_flat(
+        tracking.log_flat(
             client,
             run_id,
             params={"sources": [s.path for s in cfg.data.sources]},
@@ -75,7 +75,7 @@ def prepare(ctx: RunContext, base: dict[str, Any]) -> dict[str, Any]:
         )
         client.log_artifact(run_id, str(Path(data.path) / "manifest.json"))
         log_dataset(client, run_id, data.to_dict(), f"{cfg.name}-data")
-        registry.log_flat(
+        tracking.log_flat(
             client,
             ctx.parent_run_id,
             tags={"climb.dataset_digest": data.digest, "climb.data_clean": decon["clean"]},
@@ -88,10 +88,10 @@ def train(ctx: RunContext, base: dict[str, Any], data: dict[str, Any]) -> dict[s
     cfg = ctx.config
     with stage_run(ctx, "fine_tune") as run_id:
         client = ctx.client()
-        registry.log_flat(
+        tracking.log_flat(
             client,
             run_id,
-            params=registry.flatten("train", cfg.train.model_dump(mode="json"))
+            params=tracking.flatten("train", cfg.train.model_dump(mode="json"))
             | {"launcher.kind": cfg.launcher.kind, "launcher.nproc": cfg.launcher.nproc},
         )
         spec = TrainSpec(
@@ -108,7 +108,7 @@ def train(ctx: RunContext, base: dict[str, Any], data: dict[str, Any]) -> dict[s
         digest = hashlib.sha256(
             (base["digest"] + weights_digest(result.adapter_path)).encode()
         ).hexdigest()
-        registry.log_flat(
+        tracking.log_flat(
             client,
             run_id,
             metrics={
@@ -119,10 +119,10 @@ def train(ctx: RunContext, base: dict[str, Any], data: dict[str, Any]) -> dict[s
             tags={"climb.weights_digest": digest},
         )
         artifact = "adapter" if result.method != "full" else "model"
-        registry.log_artifacts(client, run_id, Path(result.adapter_path), artifact)
+        tracking.log_artifacts(client, run_id, Path(result.adapter_path), artifact)
         merged = Path(spec.output_dir) / "merged"
         if cfg.train.merge_adapter and merged.is_dir():
-            registry.log_artifacts(client, run_id, merged, "merged")
+            tracking.log_artifacts(client, run_id, merged, "merged")
         source = f"runs:/{run_id}/{artifact}"
     return {
         "adapter_path": result.adapter_path,
@@ -181,7 +181,7 @@ def evaluate(
         client = ctx.client()
         metrics = {f"score/{k}": 100 * v["score"] for k, v in result["tasks"].items()}
         metrics["average"] = result["average"]
-        registry.log_flat(
+        tracking.log_flat(
             client,
             run_id,
             metrics=metrics,
@@ -194,7 +194,7 @@ def evaluate(
             },
         )
         if out_dir.is_dir():
-            registry.log_artifacts(client, run_id, out_dir, "eval")
+            tracking.log_artifacts(client, run_id, out_dir, "eval")
     return as_json(result)
 
 
@@ -223,7 +223,7 @@ def champion_reference(
     """
     cfg = ctx.config
     client = ctx.client()
-    champ = registry.get_champion(client, cfg.promotion.registered_model)
+    champ = versions.get_champion(client, cfg.promotion.registered_model)
     if champ is None:
         ref = {"path": base["path"], "name": base["name"], "digest": base["digest"]}
         return {"kind": "base", "version": None, "result": evaluate(ctx, ref, "base", remote)}
@@ -232,7 +232,7 @@ def champion_reference(
     if recorded and all(recorded.get(k) == v for k, v in wanted.items()):
         return {"kind": "champion", "version": champ.version, "result": recorded}
     log.info("champion v%s was measured differently; re-evaluating it", champ.version)
-    weights = registry.download(client, champ.source, Path(ctx.run_dir) / "champion")
+    weights = tracking.download(client, champ.source, Path(ctx.run_dir) / "champion")
     champ_base = resolve_model(champ.tags.get("climb.base_model_uri", cfg.model.base), ctx.state)
     full = champ.tags.get("climb.method") == "full"
     ref = {
@@ -270,7 +270,7 @@ def decide_promotion(
         reference_kind=reference["kind"],
         contamination_clean=contamination_clean,
     )
-    registry.log_flat(
+    tracking.log_flat(
         client,
         ctx.parent_run_id,
         metrics={
@@ -296,13 +296,13 @@ def register_and_promote(
 ) -> dict[str, Any]:
     """Register the candidate as a model version; if the decision says so, publish it and then
     move `champion` to it, under the promotion lock and re-checked against the champion of that
-    moment (climb.champion.release). Otherwise it becomes `challenger`.
+    moment (climb.registry.champion.release). Otherwise it becomes `challenger`.
 
     Returns {"promotion": {registered_model, version, promoted}, "publish": PublishResult dict,
     "reason": why the alias moved or not}. Raises when publishing fails: the version stays
     registered, the alias does not move.
     """
-    from climb.promote import promote_candidate
+    from climb.pipeline.promote import promote_candidate
 
     with stage_run(ctx, "promote") as run_id:
         out = promote_candidate(ctx, run_id, candidate, cand_result, decision, reference or {})

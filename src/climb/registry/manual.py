@@ -1,6 +1,6 @@
 """Manual champion changes: `climb promote VERSION` and `climb rollback`.
 
-Both go through the same path as the pipeline (climb.champion.release: lock, publish first when
+Both go through the same path as the pipeline (climb.registry.champion.release: lock, publish first when
 publishing is enabled, then move the alias) and are recorded in MLflow three ways: tags on the
 version (who, when, why), an event in the champion history (registered-model tag), and a run in
 the config's experiment named after the action.
@@ -18,11 +18,11 @@ from typing import Any
 
 import yaml
 
-from climb import registry
-from climb.champion import ChampionError, Release, history, release, rollback_target
 from climb.config import ExperimentConfig
-from climb.publish import publish_folder
-from climb.repo import assemble, publish_weights
+from climb.publish.repo import assemble, publish_weights
+from climb.publish.target import publish_folder
+from climb.registry import tracking, versions
+from climb.registry.champion import ChampionError, Release, history, release, rollback_target
 from climb.state import StateDir
 
 
@@ -45,7 +45,7 @@ def version_repo_folder(
     tags = dict(mv.tags or {})
     if not tags.get("climb.result"):
         raise ChampionError(f"{name} v{version} has no recorded scores (climb.result)")
-    run_id = tags.get(registry.PIPELINE_RUN_TAG)
+    run_id = tags.get(tracking.PIPELINE_RUN_TAG)
     if not run_id:
         raise ChampionError(f"{name} v{version} was not registered by a climb pipeline run")
     from mlflow.artifacts import download_artifacts
@@ -58,7 +58,7 @@ def version_repo_folder(
     )
     config_yaml = Path(cfg_file).read_text()
     sources = [s["path"] for s in (yaml.safe_load(config_yaml) or {}).get("data", {})["sources"]]
-    weights = registry.download(client, mv.source, work / "weights")
+    weights = tracking.download(client, mv.source, work / "weights")
     base_path = ""
     if cfg.publish.weights == "merged" and tags.get("climb.method") != "full":
         from climb.models import resolve_model
@@ -101,9 +101,9 @@ def change_champion(
     name = cfg.promotion.registered_model
     client.get_model_version(name, version)  # fails clearly for an unknown version
     state = StateDir.at(cfg.state_dir)
-    exp_id = registry.ensure_experiment(client, cfg.tracking.experiment, state)
+    exp_id = tracking.ensure_experiment(client, cfg.tracking.experiment, state)
     note = f"{kind} by {by}: {reason}"
-    run_id = registry.start_run(
+    run_id = tracking.start_run(
         client,
         exp_id,
         f"{kind}-v{version}",
@@ -137,13 +137,13 @@ def change_champion(
             stale_s=cfg.promotion.lock_stale_s,
         )
     except Exception as exc:
-        registry.log_flat(client, run_id, tags={"climb.error": f"{type(exc).__name__}: {exc}"})
+        tracking.log_flat(client, run_id, tags={"climb.error": f"{type(exc).__name__}: {exc}"})
         client.set_terminated(run_id, "FAILED")
         raise
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for key, value in {"by": by, "at": stamp, "reason": reason}.items():
         client.set_model_version_tag(name, version, f"climb.{kind}_{key}", value[:4000])
-    registry.log_flat(
+    tracking.log_flat(
         client,
         run_id,
         tags={"climb.previous": outcome.previous or "", "climb.promoted": outcome.promoted},
@@ -162,7 +162,7 @@ def _expected(current: Any, expect: str | None, note: str) -> tuple[bool, str]:
 def rollback(cfg: ExperimentConfig, client: Any, *, by: str, reason: str) -> Release:
     """Move `champion` back to the version it replaced (following the champion history)."""
     name = cfg.promotion.registered_model
-    current = registry.get_champion(client, name)
+    current = versions.get_champion(client, name)
     if current is None:
         raise ChampionError(f"{name} has no champion: nothing to roll back")
     target, restores = rollback_target(history(client, name), current.version)

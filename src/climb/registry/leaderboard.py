@@ -8,7 +8,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from climb.registry import TAG_PREFIX, aliases, list_versions
+from climb.registry.tracking import TAG_PREFIX
+from climb.registry.versions import aliases, list_versions
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ def scores_chart(
 def history_chart(events: list[Any], path: Path, model_name: str) -> Path:
     """Draw the champion's average over time as steps, one labelled point per move; save PNG.
 
-    `events` are climb.champion.Event (oldest first). Returns `path`.
+    `events` are climb.registry.champion.Event (oldest first). Returns `path`.
     """
     fig = _figure(7.0, 4.0)
     ax = fig.add_subplot()

@@ -1,6 +1,6 @@
-"""MLflow tracking and registry helpers: one parent run per pipeline run with nested stage runs,
-and model versions with scores and provenance as tags. Moving the `champion` alias (under a
-lock, publishing first) lives in climb.champion; the lock itself in climb.lock.
+"""MLflow tracking: the client, experiments, one parent run per pipeline run with nested stage
+runs, batched params/metrics/tags, artifacts. Registered model versions live in
+climb.registry.versions; moving the `champion` alias in climb.registry.champion.
 
 Everything goes through an explicit MlflowClient and run ids, so it works the same from the flow
 process, from Prefect task threads and from the trainer's rank-0 process.
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,6 @@ from climb.config import TrackingConfig
 from climb.secrets import redact
 from climb.state import StateDir
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 TAG_PREFIX = "climb."
 MLFLOW_PARENT = "mlflow.parentRunId"
 PIPELINE_RUN_TAG = f"{TAG_PREFIX}pipeline_run_id"
@@ -108,91 +105,6 @@ def flatten(prefix: str, data: Any) -> dict[str, Any]:
             out.update(flatten(f"{prefix}.{k}" if prefix else str(k), v))
         return out
     return {prefix: json.dumps(data) if isinstance(data, list) else data}
-
-
-@dataclass(frozen=True)
-class Champion:
-    """The registered model version holding the `champion` alias."""
-
-    version: str
-    run_id: str | None
-    source: str
-    tags: dict[str, str]
-
-    @property
-    def average(self) -> float | None:
-        """The champion's recorded suite average, if any."""
-        raw = self.tags.get(f"{TAG_PREFIX}average")
-        return float(raw) if raw is not None else None
-
-    @property
-    def result(self) -> dict[str, Any] | None:
-        """The champion's recorded suite result (scores, suite, protocol), if any."""
-        raw = self.tags.get(f"{TAG_PREFIX}result")
-        return json.loads(raw) if raw else None
-
-
-def get_champion(client: Any, model_name: str) -> Champion | None:
-    """Return the version holding the champion alias, or None (no model or no alias yet)."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        mv = client.get_model_version_by_alias(model_name, CHAMPION)
-    except MlflowException:
-        return None
-    return Champion(
-        version=str(mv.version), run_id=mv.run_id, source=mv.source, tags=dict(mv.tags or {})
-    )
-
-
-def register_version(
-    client: Any, model_name: str, source: str, run_id: str | None, tags: dict[str, str]
-) -> str:
-    """Register `source` as a new version of `model_name` (created if missing); return it.
-
-    Idempotent per pipeline run: when `tags` carry `climb.pipeline_run_id` and a version with
-    that tag exists (a retried task), that version is returned instead of a duplicate.
-    """
-    from mlflow.exceptions import MlflowException
-
-    try:
-        client.create_registered_model(model_name)
-    except MlflowException as exc:
-        if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
-            raise
-    pipeline_run = tags.get(PIPELINE_RUN_TAG)
-    if pipeline_run:
-        for mv in list_versions(client, model_name):
-            if mv.tags.get(PIPELINE_RUN_TAG) == pipeline_run:
-                return str(mv.version)
-    mv = client.create_model_version(model_name, source, run_id=run_id, tags=tags)
-    return str(mv.version)
-
-
-def list_versions(client: Any, model_name: str) -> list[Any]:
-    """Return every version of `model_name` (all pages; oldest first); [] if it does not exist."""
-    out: list[Any] = []
-    token = None
-    while True:
-        page = client.search_model_versions(
-            f"name = '{model_name}'", max_results=1000, page_token=token
-        )
-        out.extend(page)
-        token = page.token
-        if not token:
-            break
-    return sorted(out, key=lambda mv: int(mv.version))
-
-
-def aliases(client: Any, model_name: str) -> dict[str, str]:
-    """Return alias -> version for `model_name` ({} if the model does not exist)."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        rm = client.get_registered_model(model_name)
-    except MlflowException:
-        return {}
-    return {str(k): str(v) for k, v in (rm.aliases or {}).items()}
 
 
 def run_url(ui_base: str, experiment_id: str, run_id: str) -> str:

@@ -67,7 +67,7 @@ class HeldLock:
         self._thread.join(timeout=30)
 
     def _beat(self) -> None:
-        from climb.registry import client_for
+        from climb.registry.tracking import client_for
 
         client = client_for(self.client.tracking_uri)  # its own HTTP session, off this thread
         while not self._stop.wait(self.stale_s / 6):

@@ -1,10 +1,10 @@
 """The promote stage of the pipeline: register the candidate, and when it won, publish it and
-move `champion` to it under the promotion lock (climb.champion.release), re-checked against
+move `champion` to it under the promotion lock (climb.registry.champion.release), re-checked against
 the champion of that moment. A candidate that does not become champion is `challenger`.
 
 Order: publish first, then move the alias, both under the lock. A failed push (after its
 retries) raises and leaves the alias on the previous, published champion; the Hub commit is
-atomic, so the repo holds the old model or the new one, never a mix. See docs/registry.md.
+atomic, so the repo holds the old model or the new one, never a mix. See docs/tracking.md.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from climb import registry
-from climb.champion import Release, history, release
 from climb.config import dump_config
-from climb.pipeline import RunContext, stage_run
-from climb.plots import history_chart, scores_chart
-from climb.promotion import Scores, recheck
-from climb.publish import PublishResult, publish_folder
-from climb.repo import assemble, publish_weights
+from climb.pipeline.context import RunContext, stage_run
+from climb.pipeline.plots import history_chart, scores_chart
+from climb.publish.repo import assemble, publish_weights
+from climb.publish.target import PublishResult, publish_folder
+from climb.registry import tracking, versions
+from climb.registry.champion import Release, history, release
+from climb.registry.decision import Scores, recheck
 
 log = logging.getLogger(__name__)
 PROVENANCE = (
@@ -77,7 +77,7 @@ def version_tags(
             "climb.limit": str(result.get("limit")),
             "climb.data_source": str(result.get("data_source")),
             "climb.train_run_id": candidate["train_run_id"],
-            registry.PIPELINE_RUN_TAG: ctx.parent_run_id,
+            tracking.PIPELINE_RUN_TAG: ctx.parent_run_id,
         }
     )
     tags.update({f"climb.score.{k}": f"{100 * v['score']:.4f}" for k, v in result["tasks"].items()})
@@ -112,7 +112,7 @@ def publish_candidate(
             source_paths=[s.path for s in cfg.data.sources],
         )
         published: PublishResult = publish_folder(cfg.publish, folder, digest, ctx.state)
-        registry.log_flat(
+        tracking.log_flat(
             ctx.client(),
             run_id,
             tags={
@@ -138,7 +138,7 @@ def promote_candidate(
     cfg = ctx.config
     client = ctx.client()
     name = cfg.promotion.registered_model
-    version = registry.register_version(
+    version = versions.register_version(
         client,
         name,
         candidate["source"],
@@ -150,7 +150,7 @@ def promote_candidate(
         cand = Scores.from_result(result)
         clean = client.get_run(ctx.parent_run_id).data.tags.get("climb.data_clean") != "False"
 
-        def accept(current: registry.Champion | None) -> tuple[bool, str]:
+        def accept(current: versions.Champion | None) -> tuple[bool, str]:
             return recheck(
                 cand,
                 reference.get("version"),
@@ -181,7 +181,7 @@ def promote_candidate(
             _mark_failed(client, name, version, exc)
             raise
     if not outcome.promoted:
-        client.set_registered_model_alias(name, registry.CHALLENGER, version)
+        client.set_registered_model_alias(name, versions.CHALLENGER, version)
     elif "climb.promotion_error" in (client.get_model_version(name, version).tags or {}):
         client.delete_model_version_tag(name, version, "climb.promotion_error")  # retry won
     publication = outcome.publish or _not_published(cfg, outcome, client, name, version)
@@ -190,8 +190,8 @@ def promote_candidate(
         "climb.promoted": outcome.promoted,
         "climb.promotion_reason": outcome.reason,
     }
-    registry.log_flat(client, run_id, tags=tags)
-    registry.log_flat(client, ctx.parent_run_id, tags=tags)
+    tracking.log_flat(client, run_id, tags=tags)
+    tracking.log_flat(client, ctx.parent_run_id, tags=tags)
     log_plots(ctx, result, reference)
     return {
         "promotion": {"registered_model": name, "version": version, "promoted": outcome.promoted},
@@ -218,7 +218,7 @@ def _mark_failed(client: Any, name: str, version: str, exc: BaseException) -> No
         client.set_model_version_tag(
             name, version, "climb.promotion_error", f"{type(exc).__name__}: {exc}"[:4000]
         )
-        client.set_registered_model_alias(name, registry.CHALLENGER, version)
+        client.set_registered_model_alias(name, versions.CHALLENGER, version)
     except Exception:  # MLflow itself may be what failed; the error is raised anyway
         log.warning("could not record the promotion failure on %s v%s", name, version)
 

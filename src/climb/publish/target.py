@@ -1,0 +1,113 @@
+"""Where a champion's repo folder goes: the Hugging Face Hub, or, with no token, a local outbox.
+
+The folder (climb.publish.repo) is the same for both. Its content digest makes pushes
+idempotent: a digest already on the repo is not pushed again (climb.publish.hub). The token is
+read from the environment only and never written anywhere: not in the card, the config copy,
+the outbox, MLflow or error messages.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from climb.config import PublishConfig
+from climb.publish.hub import HubError, push
+from climb.state import StateDir, atomic_dir, safe_name
+
+
+class PublishError(RuntimeError):
+    """Publishing failed; the message says what to fix (never contains the token)."""
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """Where the model went."""
+
+    mode: str  # "push" | "outbox" | "skipped"
+    location: str
+    digest: str
+    pushed: bool
+    message: str
+    commit: str | None = None
+    attempts: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict."""
+        return asdict(self)
+
+
+def resolved_mode(cfg: PublishConfig) -> str:
+    """Return "push" or "dry-run": what `cfg.mode` means with the environment as it is."""
+    if cfg.mode != "auto":
+        return cfg.mode
+    return "push" if os.environ.get(cfg.token_env) else "dry-run"
+
+
+def write_outbox(cfg: PublishConfig, folder: Path, digest: str, state: StateDir) -> PublishResult:
+    """Copy the exact repo contents to the outbox (replacing an older copy atomically)."""
+    outbox = Path(cfg.outbox_dir) if cfg.outbox_dir else state.outbox
+    target = outbox / safe_name(cfg.full_repo_id.replace("/", "__"))
+    if target.exists():
+        shutil.rmtree(target)
+    with atomic_dir(target) as tmp:
+        shutil.copytree(folder, tmp, dirs_exist_ok=True)
+    why = "publish.mode=dry-run" if cfg.mode == "dry-run" else f"no {cfg.token_env} set"
+    return PublishResult(
+        "outbox",
+        str(target),
+        digest,
+        False,
+        f"{why}: wrote what would be pushed to {cfg.full_repo_id} into {target}",
+    )
+
+
+def publish_folder(
+    cfg: PublishConfig, folder: Path, digest: str, state: StateDir, endpoint: str | None = None
+) -> PublishResult:
+    """Push `folder` to the Hub (mode push, or auto with a token), or copy it to the outbox.
+
+    Idempotent: when the repo already holds this digest nothing is uploaded. Transient failures
+    are retried `cfg.retries` times; raises PublishError (token-free message) when it fails.
+    """
+    mode = resolved_mode(cfg)
+    if mode == "dry-run":
+        return write_outbox(cfg, folder, digest, state)
+    token = os.environ.get(cfg.token_env) or None
+    if not token:
+        raise PublishError(
+            f"publish.mode=push needs a Hub token in ${cfg.token_env}; set it "
+            "(or a Kubernetes secret mapped to it) or use publish.mode=dry-run"
+        )
+    from huggingface_hub import HfApi
+
+    api = HfApi(
+        token=token,
+        endpoint=endpoint or cfg.endpoint or os.environ.get("HF_ENDPOINT"),
+        library_name="climb",
+    )
+    try:
+        result = push(
+            api,
+            cfg.full_repo_id,
+            folder,
+            digest,
+            private=cfg.private,
+            retries=cfg.retries,
+            backoff_s=cfg.retry_backoff_s,
+            token=token,
+        )
+    except HubError as exc:
+        raise PublishError(str(exc).replace(token, "***")) from None
+    return PublishResult(
+        "push",
+        result.url,
+        digest,
+        result.pushed,
+        result.message,
+        result.commit,
+        result.attempts,
+    )
