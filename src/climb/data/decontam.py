@@ -1,12 +1,17 @@
 """Decontamination: word n-gram overlap (13 by default, as GPT-3 and lm-eval) between training
-examples and every item of the evaluation suite.
+examples and every item of the evaluation suite, compared on the benchmark documents' own
+content (question, choices, gold answer; see `climb.data.benchmark_items`), not on the prompt
+template the harness wraps around them.
 
-Texts are normalised as lm-eval's janitor does (lower case, punctuation removed, split on
-whitespace). Each benchmark item contributes the n-grams of its segments (query, query + gold
-answer, each choice); a segment shorter than n words but at least `min_words` long is matched
-whole. N-grams are 64-bit rolling hashes over per-word hashes, so an index of all of the v1
-suite's n-grams is two numpy arrays (sorted hashes, item ids), built once per (suite, task
-definitions, benchmark data, n) and cached under `<state>/decontamination/`.
+Texts are normalised by `climb.data.textnorm` (NFKC, lower case, punctuation removed, split on
+whitespace). Each benchmark item contributes the n-grams of its segments; a segment shorter than
+n words but at least `min_words` long is matched whole (an 11-word ARC question is found even
+though no 13-gram of it exists). N-grams are 64-bit rolling hashes over per-word hashes, so the
+index of the v1 suite is a few numpy arrays (sorted hashes, item ids, and a bitmap of the hashes
+that rules out most non-matching n-grams without a search), built once per (suite, task
+definitions, benchmark data, rule) and memory-mapped from `<state>/decontamination/` by every
+worker process. `match_words` checks a whole batch of training texts with a few vector
+operations.
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from climb.config import DecontaminationConfig, EvalConfig
-from climb.data.quality import normalise_text
+from climb.data.textnorm import normalise_text, words
 from climb.resources import config_dir
 from climb.state import StateDir, atomic_dir
 
 log = logging.getLogger(__name__)
-INDEX_VERSION = 2
+INDEX_VERSION = 3
+BITMAP_MIN_BITS = 20  # the bitmap has >= 32 bits per indexed n-gram, at least 2**20
 _P = 0x9E3779B97F4A7C15  # odd multiplier of the rolling hash
 _K = 0xC2B2AE3D27D4EB4F  # mixes the n-gram length into its hash
 
@@ -138,8 +144,24 @@ def index_key(target: Target, cfg: DecontaminationConfig) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def bitmap_bits(count: int) -> int:
+    """Return log2 of the bitmap size for `count` indexed n-grams (>= 32 bits each)."""
+    return max(BITMAP_MIN_BITS, int(count * 32).bit_length())
+
+
+def build_bitmap(hashes: Any, bits: int) -> Any:
+    """Return the uint64 words of a bitmap with bit `h >> (64 - bits)` set for each hash."""
+    import numpy as np
+
+    idx = hashes >> np.uint64(64 - bits)
+    words_ = np.zeros(1 << max(bits - 6, 0), dtype=np.uint64)
+    np.bitwise_or.at(words_, idx >> np.uint64(6), np.uint64(1) << (idx & np.uint64(63)))
+    return words_
+
+
 def build_index(target: Target, cfg: DecontaminationConfig, out: Path) -> None:
-    """Write the n-gram index of every benchmark item of `target` into the folder `out`."""
+    """Write the n-gram index of every benchmark item of `target` into the folder `out`:
+    hashes.npy (sorted), items.npy (item id of each hash), bitmap.npy, meta.json."""
     import numpy as np
 
     from climb.data.benchmark_items import iter_items
@@ -164,9 +186,9 @@ def build_index(target: Target, cfg: DecontaminationConfig, out: Path) -> None:
 
     for item in iter_items(load_suite(target.suite), target.data_dir):
         for segment in item.segments:
-            batch.append(normalise_text(segment).split())
+            batch.append(words(normalise_text(segment)))
             batch_item.append(len(items))
-        items.append([item.benchmark, item.task, item.doc, item.segments[0][:120]])
+        items.append([item.benchmark, item.task, item.doc, item.text[:120]])
         if len(batch) >= 20_000:
             flush()
     flush()
@@ -178,8 +200,11 @@ def build_index(target: Target, cfg: DecontaminationConfig, out: Path) -> None:
     all_h, all_i = all_h[keep], all_i[keep]
     counts = np.unique(all_h, return_counts=True)[1]
     shared = np.repeat(counts > cfg.boilerplate_items, counts)  # all_h is sorted
-    np.save(out / "hashes.npy", all_h[~shared])
-    np.save(out / "items.npy", all_i[~shared])
+    all_h, all_i = all_h[~shared], all_i[~shared]
+    bits = bitmap_bits(len(all_h))
+    np.save(out / "hashes.npy", all_h)
+    np.save(out / "items.npy", all_i)
+    np.save(out / "bitmap.npy", build_bitmap(all_h, bits))
     (out / "meta.json").write_text(
         json.dumps(
             {
@@ -188,47 +213,83 @@ def build_index(target: Target, cfg: DecontaminationConfig, out: Path) -> None:
                 "ngram": cfg.ngram,
                 "lengths": sorted(lengths),
                 "items": items,
-                "ngrams": int((~shared).sum()),
+                "ngrams": len(all_h),
                 "boilerplate_ngrams": int((counts > cfg.boilerplate_items).sum()),
+                "bitmap_bits": bits,
                 "build_seconds": time.perf_counter() - start,
             }
         )
     )
 
 
-class ContaminationIndex:
-    """A loaded n-gram index; `match` finds the benchmark items a training text overlaps."""
+class NgramIndex:
+    """The arrays of an index (what the workers need): sorted n-gram hashes, their items, the
+    bitmap, and the n-gram lengths to look for. Memory-mapped, so every process shares them."""
+
+    def __init__(self, folder: Path, lengths: list[int], bits: int) -> None:
+        """Open the arrays written by `build_index` into `folder`."""
+        import numpy as np
+
+        self.folder, self.lengths, self.bits = folder, lengths, bits
+        self.hashes = np.load(folder / "hashes.npy", mmap_mode="r")
+        self.item_ids = np.load(folder / "items.npy", mmap_mode="r")
+        self.bitmap = np.load(folder / "bitmap.npy", mmap_mode="r")
+        self.hasher = WordHasher()
+
+    def match_words(
+        self, rows: list[list[str]], word_hashes: Any = None
+    ) -> dict[int, list[tuple[int, str]]]:
+        """Return {row: [(item id, matched n-gram text)]} for the rows (lists of normalised
+        words) that overlap a benchmark item: one entry per item, the first n-gram found
+        (shortest length first, then leftmost), items in id order. `word_hashes`: the rows'
+        words hashed by a WordHasher, concatenated (computed when not given)."""
+        import numpy as np
+
+        sizes = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+        total = int(sizes.sum())
+        if not total or not self.lengths or not len(self.hashes):
+            return {}
+        if word_hashes is None:
+            word_hashes = self.hasher([w for r in rows for w in r])
+        row_of = np.repeat(np.arange(len(rows)), sizes)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        shift, one = np.uint64(64 - self.bits), np.uint64(1)
+        found: dict[int, dict[int, str]] = {}
+        for n, q in window_hashes(word_hashes, self.lengths).items():
+            if not len(q):
+                continue
+            pos = np.nonzero(row_of[: len(q)] == row_of[n - 1 : n - 1 + len(q)])[0]
+            idx = q[pos] >> shift
+            maybe = (self.bitmap[idx >> np.uint64(6)] >> (idx & np.uint64(63))) & one
+            pos = pos[maybe.astype(bool)]
+            if not len(pos):
+                continue
+            left = np.searchsorted(self.hashes, q[pos], side="left")
+            right = np.searchsorted(self.hashes, q[pos], side="right")
+            for k in np.nonzero(right > left)[0]:
+                p = int(pos[k])
+                row = int(row_of[p])
+                at = p - int(starts[row])
+                hits = found.setdefault(row, {})
+                for item in self.item_ids[left[k] : right[k]]:
+                    hits.setdefault(int(item), " ".join(rows[row][at : at + n]))
+        return {row: sorted(hits.items()) for row, hits in sorted(found.items())}
+
+
+class ContaminationIndex(NgramIndex):
+    """A loaded index with its metadata (the items, for reports); `match` checks one text."""
 
     def __init__(self, folder: Path, cached: bool, seconds: float) -> None:
         """Load (memory-map) the index written by `build_index` into `folder`."""
-        import numpy as np
-
         self.meta = json.loads((folder / "meta.json").read_text())
-        self.hashes = np.load(folder / "hashes.npy", mmap_mode="r")
-        self.item_ids = np.load(folder / "items.npy", mmap_mode="r")
+        super().__init__(folder, self.meta["lengths"], self.meta["bitmap_bits"])
         self.items: list[list[Any]] = self.meta["items"]
-        self.lengths: list[int] = self.meta["lengths"]
-        self.cached, self.seconds, self.folder = cached, seconds, folder
-        self.hasher = WordHasher()
+        self.cached, self.seconds = cached, seconds
 
     def match(self, text: str) -> list[tuple[int, str]]:
         """Return [(item id, matched n-gram text)] for every benchmark item `text` overlaps,
         one entry per item (the first n-gram found)."""
-        import numpy as np
-
-        words = normalise_text(text).split()
-        found: dict[int, str] = {}
-        if not words or not self.lengths or not len(self.hashes):
-            return []
-        for n, q in window_hashes(self.hasher(words), self.lengths).items():
-            if not len(q):
-                continue
-            left = np.searchsorted(self.hashes, q, side="left")
-            right = np.searchsorted(self.hashes, q, side="right")
-            for pos in np.nonzero(right > left)[0]:
-                for item in self.item_ids[left[pos] : right[pos]]:
-                    found.setdefault(int(item), " ".join(words[pos : pos + n]))
-        return sorted(found.items())
+        return self.match_words([words(normalise_text(text))]).get(0, [])
 
 
 def load_index(

@@ -1,13 +1,14 @@
 """The data-preparation stage: sources -> normalised examples -> filters, dedup,
 decontamination -> tokenised rows (packed or not) -> versioned Parquet + manifest.
 
-Every step streams: rows are read, checked and written one at a time (a bounded shuffle buffer
-and a few open packing rows aside), so memory does not grow with the input; the dedup indices
-keep a few hundred bytes per kept example. The output folder is named by a key over everything
-that decides its content (the sources' content, the data config, the tokenizer and template, the
-decontamination index), so the same inputs are never prepared twice - not even on another
-machine when `data.output.uri` names an S3 prefix; its manifest carries the content digest that
-MLflow records as the dataset's version.
+Every step streams: rows are read a chunk at a time, worked on by `data.num_proc` processes
+(`climb.data.pipeline`), and written a row group at a time in input order (a bounded shuffle
+buffer and a few open packing rows aside), so memory does not grow with the input and the dataset
+is the same whatever the number of processes; the dedup indices keep ~80 bytes per kept example.
+The output folder is named by a key over everything that decides its content (the sources'
+content, the data config, the tokenizer and template, the decontamination index), so the same
+inputs are never prepared twice - not even on another machine when `data.output.uri` names an S3
+prefix; its manifest carries the content digest that MLflow records as the dataset's version.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from climb.data.writer import SplitWriter, new_digest
 from climb.state import StateDir, atomic_dir, write_json_atomic
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
@@ -80,7 +81,8 @@ def preparation_key(
 ) -> str:
     """Return the cache key of a preparation: the sources' content (`identities`, computed when
     not given), the data config (less where the output goes), the tokenizer, the chat template
-    and the decontamination index."""
+    and the decontamination index. Where the output goes and how many processes make it are
+    not part of it: they do not change the content."""
     decontam = None
     if cfg.decontamination.enabled:
         from climb.data.decontam import index_key, resolve_target
@@ -89,7 +91,7 @@ def preparation_key(
             resolve_target(cfg.decontamination, eval_cfg or EvalConfig()), cfg.decontamination
         )
     payload = {
-        "config": cfg.model_dump(mode="json", exclude={"output"}),
+        "config": cfg.model_dump(mode="json", exclude={"output", "num_proc"}),
         "sources": identities or [source_identity(s) for s in cfg.sources],
         "tokenizer": tokenizer_digest(model_path),
         "template": resolve_template(cfg.chat_template),

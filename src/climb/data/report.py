@@ -25,6 +25,7 @@ class DataReport:
     packing: dict[str, Any] = field(default_factory=dict)
     dedup: dict[str, Any] = field(default_factory=dict)
     decontamination: dict[str, Any] = field(default_factory=dict)
+    processing: dict[str, Any] = field(default_factory=dict)
 
     def drop(self, source: str, reason: str) -> None:
         """Count one dropped row of `source` under `reason`."""

@@ -1,0 +1,188 @@
+"""The per-chunk work of the data stage, done in the worker processes: everything about a row
+that does not depend on other rows.
+
+A chunk is a list of (source index, row number, row). For each row, in order of cost: decode
+errors, normalise (format, columns), the duplicate-field and language filters; then for the
+rows still in: the normalised text, its exact hash and near-dup band hashes, its n-gram overlaps
+with the benchmarks, and (unless it overlaps and will be dropped) its tokens and labels for the
+whole chunk at once. What needs all rows - dedup against earlier rows, the eval split, weights,
+shuffling, writing - happens in the main process (`climb.data.pipeline`), in input order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from climb.config import DataConfig
+from climb.data.chat_batch import BatchTokenizer
+from climb.data.formats import normalise
+from climb.data.minhash import SignatureSpec, band_hashes, exact_hash
+from climb.data.quality import LanguageFilter, duplicate_fields, example_text, length_filter
+from climb.data.sources import BadRow
+from climb.data.textnorm import normalise_text, words
+
+Chunk = list[tuple[int, int, Any]]  # (source index, row number, row)
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a worker process needs (picklable): the config, tokenizer, template, the
+    decontamination index's folder and n-gram lengths and bitmap size, the dedup signature."""
+
+    cfg: DataConfig
+    tokenizer: Any
+    template: str | None
+    index: tuple[str, list[int], int] | None
+    signature: SignatureSpec
+
+
+@dataclass
+class ChunkResult:
+    """A processed chunk. Per row: `early` / `late` drop reasons (before / after dedup and
+    decontamination), `exact` and `bands` signatures, `split_key` (eval split), `lengths`,
+    `trainable` tokens; `ids` and `labels` are every kept row's tokens end to end; `hits` maps a
+    row to its benchmark overlaps and the start of its text."""
+
+    sources: list[int]
+    rows: list[int]
+    early: list[str | None]
+    late: list[str | None]
+    exact: Any
+    bands: Any
+    split_key: Any
+    lengths: Any
+    trainable: Any
+    ids: Any
+    labels: Any
+    hits: dict[int, tuple[list[tuple[int, str]], str]] = field(default_factory=dict)
+    fallbacks: int = 0
+    scan_seconds: float = 0.0
+
+
+class ChunkWorker:
+    """Callable: a chunk -> ChunkResult. Built once per worker process from a WorkerSpec."""
+
+    def __init__(self, spec: WorkerSpec) -> None:
+        """Set up the filters, the batch tokenizer and (when enabled) the n-gram index."""
+        from climb.data.decontam import NgramIndex, WordHasher
+
+        cfg = spec.cfg
+        self.cfg, self.spec = cfg, spec
+        self.language = (
+            LanguageFilter(cfg.filters.languages, cfg.filters.language_min_confidence)
+            if cfg.filters.languages
+            else None
+        )
+        self.tokenize = BatchTokenizer(
+            spec.tokenizer, spec.template, cfg.max_length, cfg.completion_only_loss
+        )
+        self.index = NgramIndex(*_as_path(spec.index)) if spec.index else None
+        self.hasher = WordHasher()
+        self.drop_hits = cfg.decontamination.action != "report"
+
+    def _early(self, src_i: int, row: Any) -> tuple[Any, str] | str:
+        """Return (normalised item, its text) or the reason the row is dropped."""
+        src = self.cfg.sources[src_i]
+        if isinstance(row, BadRow):
+            return row.reason
+        item = normalise(row, src.format, src.columns)
+        if isinstance(item, BadRow):
+            return item.reason
+        if self.cfg.filters.drop_duplicate_fields and (
+            bad := duplicate_fields(row, src.format, src.columns, item)
+        ):
+            return bad.reason
+        if self.language and (bad := self.language(item)):
+            return bad.reason
+        return item, example_text(item)
+
+    def __call__(self, chunk: Chunk) -> ChunkResult:
+        """Process one chunk (see the module docstring)."""
+        import numpy as np
+
+        n, sig = len(chunk), self.spec.signature
+        early: list[str | None] = [None] * n
+        ok, items, texts = [], [], []
+        for k, (src_i, _, row) in enumerate(chunk):
+            res = self._early(src_i, row)
+            if isinstance(res, str):
+                early[k] = res
+            else:
+                ok.append(k)
+                items.append(res[0])
+                texts.append(res[1])
+        norms = [normalise_text(t) for t in texts]
+        need_words = self.index is not None or (sig.near and sig.shingle == "word")
+        row_words = [words(t) for t in norms] if need_words else []
+        hashes = self.hasher([w for r in row_words for w in r]) if need_words else None
+        exact = bands = None
+        if sig.exact:
+            exact = np.zeros(n, dtype=np.uint64)
+            exact[ok] = [exact_hash(t) for t in norms]
+        if sig.near:
+            bands = np.zeros((n, sig.bands), dtype=np.uint64)
+            if ok:
+                bands[ok] = band_hashes(norms, sig, hashes)
+        hits: dict[int, tuple[list[tuple[int, str]], str]] = {}
+        scan = time.perf_counter()
+        if self.index is not None:
+            for j, found in self.index.match_words(row_words, hashes).items():
+                hits[ok[j]] = (found, texts[j][:200])
+        scan = time.perf_counter() - scan
+        split_key = np.zeros(n, dtype=np.uint64)
+        split_key[ok] = [
+            int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little")
+            for t in texts
+        ]
+        todo = [j for j, k in enumerate(ok) if not (k in hits and self.drop_hits)]
+        before = self.tokenize.fallbacks
+        tokens = self.tokenize([items[j] for j in todo])
+        late: list[str | None] = [None] * n
+        lengths = np.zeros(n, dtype=np.int64)
+        trainable = np.zeros(n, dtype=np.int64)
+        flat_ids: list[int] = []
+        flat_labels: list[int] = []
+        for j, tok in zip(todo, tokens, strict=True):
+            k = ok[j]
+            if isinstance(tok, BadRow):
+                late[k] = tok.reason
+                continue
+            ids, labels = tok
+            if bad := length_filter(len(ids), self.cfg.filters, self.cfg.max_length):
+                late[k] = bad.reason
+                continue
+            lengths[k] = len(ids)
+            trainable[k] = len(labels) - labels.count(-100)
+            flat_ids += ids
+            flat_labels += labels
+        return ChunkResult(
+            sources=[c[0] for c in chunk],
+            rows=[c[1] for c in chunk],
+            early=early,
+            late=late,
+            exact=exact,
+            bands=bands,
+            split_key=split_key,
+            lengths=lengths,
+            trainable=trainable,
+            ids=np.array(flat_ids, dtype=np.int32),
+            labels=np.array(flat_labels, dtype=np.int32),
+            hits=hits,
+            fallbacks=self.tokenize.fallbacks - before,
+            scan_seconds=scan,
+        )
+
+
+def _as_path(index: tuple[str, list[int], int]) -> tuple[Any, list[int], int]:
+    from pathlib import Path
+
+    folder, lengths, bits = index
+    return Path(folder), lengths, bits
+
+
+def make_worker(spec: WorkerSpec) -> ChunkWorker:
+    """Return the worker for `spec` (the factory handed to `climb.data.parallel.ordered_map`)."""
+    return ChunkWorker(spec)
