@@ -37,14 +37,16 @@ from climb.evaluate.tasks import plan_suite, task_manager_for
 
 @dataclass(frozen=True)
 class BenchmarkItem:
-    """One evaluation document: its benchmark and task, its index, its text (for reports) and
-    the segments to match."""
+    """One evaluation document: its benchmark and task, its index, its text (for reports), the
+    segments to match, and its questions and answers (for short questions, `climb.data.shortqa`)."""
 
     benchmark: str
     task: str
     doc: int
     text: str
     segments: tuple[str, ...]
+    questions: tuple[str, ...] = ()  # the content strings that are not answers
+    answers: tuple[str, ...] = ()  # the choices' texts and the gold answer(s)
 
 
 def string_leaves(value: Any) -> list[str]:
@@ -86,22 +88,25 @@ def _golds(target: Any, choices: list[str]) -> list[str]:
     return out
 
 
-def item_segments(
+def item_texts(
     doc: dict[str, Any], choices: list[str], target: Any, prompt: str = ""
-) -> tuple[str, tuple[str, ...]]:
-    """Return (report text, segments) of one document given the task's choices, target and
-    rendered prompt (see the module docstring)."""
+) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Return (report text, segments, questions, answers) of one document given the task's
+    choices, target and rendered prompt (see the module docstring)."""
     raw = [str(c).strip() for c in choices]
     texts = _choice_texts(doc, raw)
     golds = _golds(target, texts)
     leaves = string_leaves(doc)
-    chosen = set(texts)
+    chosen = set(texts) | set(golds)
     content = [s for s in leaves if s not in chosen and len(s.split()) >= 3]
     joined = [f"{c} {g}" for c in content for g in golds]
     shots = [f"{prompt} {g}" for g in _golds(target, raw)] if prompt else []
-    segments = tuple(dict.fromkeys([*leaves, *texts, *golds, *joined, prompt, *shots]))
+    segments = tuple(
+        s for s in dict.fromkeys([*leaves, *texts, *golds, *joined, prompt, *shots]) if s
+    )
     shown = max(content, key=len) if content else (texts[0] if texts else prompt)
-    return shown, tuple(s for s in segments if s)
+    answers = tuple(dict.fromkeys([*texts, *golds]))
+    return shown, segments, tuple(dict.fromkeys(content)), answers
 
 
 @contextmanager
@@ -136,10 +141,10 @@ def iter_items(suite: Suite, data_dir: Path | None) -> Iterator[BenchmarkItem]:
             for i, doc in enumerate(task.eval_docs):
                 choices = list(task.doc_to_choice(doc)) if has_choices else []
                 prompt = task.doc_to_text(doc)
-                text, segments = item_segments(
+                text, segments, questions, answers = item_texts(
                     doc,
                     choices,
                     task.doc_to_target(doc),
                     prompt if isinstance(prompt, str) else "",
                 )
-                yield BenchmarkItem(bench_of[name], name, i, text, segments)
+                yield BenchmarkItem(bench_of[name], name, i, text, segments, questions, answers)

@@ -25,84 +25,21 @@ from pathlib import Path
 from typing import Any
 
 from climb.config import DecontaminationConfig, EvalConfig
+from climb.data.ngrams import (
+    WordHasher,
+    bitmap_bits,
+    bitmap_has,
+    build_bitmap,
+    segment_grams,
+    window_hashes,
+)
+from climb.data.shortqa import PairBuilder, PairIndex
 from climb.data.textnorm import normalise_text, words
 from climb.resources import config_dir
 from climb.state import StateDir, atomic_dir
 
 log = logging.getLogger(__name__)
-INDEX_VERSION = 3
-BITMAP_MIN_BITS = 20  # the bitmap has >= 32 bits per indexed n-gram, at least 2**20
-_P = 0x9E3779B97F4A7C15  # odd multiplier of the rolling hash
-_K = 0xC2B2AE3D27D4EB4F  # mixes the n-gram length into its hash
-
-
-class WordHasher:
-    """Stable 64-bit hashes of words (blake2b), remembered for the words seen most recently."""
-
-    def __init__(self, max_words: int = 1 << 20) -> None:
-        """Remember at most `max_words` words (the memory is then reset)."""
-        self.cache: dict[str, int] = {}
-        self.max_words = max_words
-
-    def _new(self, word: str) -> int:
-        if len(self.cache) >= self.max_words:
-            self.cache.clear()
-        h = self.cache[word] = int.from_bytes(
-            hashlib.blake2b(word.encode(), digest_size=8).digest(), "little"
-        )
-        return h
-
-    def __call__(self, words: list[str]) -> Any:
-        """Return the uint64 array of the hashes of `words`."""
-        import numpy as np
-
-        get = self.cache.get
-        return np.array([get(w) or self._new(w) for w in words], dtype=np.uint64)
-
-
-def window_hashes(wh: Any, lengths: list[int]) -> dict[int, Any]:
-    """Return {L: uint64 hashes of every L-word window} of the word hashes `wh`, for each L in
-    `lengths` (an empty array when there are fewer than L words). Polynomial rolling hash modulo
-    2**64, extended one word at a time, so all lengths cost max(lengths) vector operations.
-    """
-    import numpy as np
-
-    out: dict[int, Any] = {}
-    p = np.uint64(_P)
-    h = wh.copy()
-    for k in range(1, max(lengths) + 1):
-        if k > 1:
-            h = h[: len(wh) - k + 1] * p + wh[k - 1 :]
-        if k in lengths:
-            out[k] = h ^ np.uint64((k * _K) & 0xFFFFFFFFFFFFFFFF)
-    return {k: out.get(k, np.empty(0, dtype=np.uint64)) for k in lengths}
-
-
-def segment_grams(
-    segments: list[list[str]], n: int, min_words: int, hasher: WordHasher
-) -> tuple[Any, Any, set[int]]:
-    """Return (hashes, segment index of each hash, lengths used) for a batch of word lists:
-    every n-word window inside a segment, and the whole of each segment shorter than n but at
-    least `min_words` long."""
-    import numpy as np
-
-    sizes = np.array([len(s) for s in segments], dtype=np.int64)
-    words = [w for s in segments for w in s]
-    if not words:
-        return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64), set()
-    seg_of = np.repeat(np.arange(len(segments)), sizes)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    short = sorted({int(x) for x in sizes if min_words <= x < n})
-    windows = window_hashes(hasher(words), sorted({n, *short}))
-    full = windows[n]
-    valid = np.nonzero(seg_of[: len(full)] == seg_of[n - 1 : n - 1 + len(full)])[0]
-    hashes, segs = [full[valid]], [seg_of[valid]]
-    for length in short:
-        which = np.nonzero(sizes == length)[0]
-        hashes.append(windows[length][starts[which]])
-        segs.append(which)
-    used = ({n} if len(valid) else set()) | set(short)
-    return np.concatenate(hashes), np.concatenate(segs), used
+INDEX_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -144,21 +81,6 @@ def index_key(target: Target, cfg: DecontaminationConfig) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def bitmap_bits(count: int) -> int:
-    """Return log2 of the bitmap size for `count` indexed n-grams (>= 32 bits each)."""
-    return max(BITMAP_MIN_BITS, int(count * 32).bit_length())
-
-
-def build_bitmap(hashes: Any, bits: int) -> Any:
-    """Return the uint64 words of a bitmap with bit `h >> (64 - bits)` set for each hash."""
-    import numpy as np
-
-    idx = hashes >> np.uint64(64 - bits)
-    words_ = np.zeros(1 << max(bits - 6, 0), dtype=np.uint64)
-    np.bitwise_or.at(words_, idx >> np.uint64(6), np.uint64(1) << (idx & np.uint64(63)))
-    return words_
-
-
 def build_index(target: Target, cfg: DecontaminationConfig, out: Path) -> None:
     """Write the n-gram index of every benchmark item of `target` into the folder `out`:
     hashes.npy (sorted), items.npy (item id of each hash), bitmap.npy, meta.json."""
@@ -169,6 +91,7 @@ def build_index(target: Target, cfg: DecontaminationConfig, out: Path) -> None:
 
     start = time.perf_counter()
     hasher = WordHasher()
+    pairs = PairBuilder(cfg.min_words, cfg.boilerplate_items, hasher)
     hashes: list[Any] = []
     ids: list[Any] = []
     items: list[list[Any]] = []
@@ -188,6 +111,7 @@ def build_index(target: Target, cfg: DecontaminationConfig, out: Path) -> None:
         for segment in item.segments:
             batch.append(words(normalise_text(segment)))
             batch_item.append(len(items))
+        pairs.add(len(items), item.questions, item.answers)
         items.append([item.benchmark, item.task, item.doc, item.text[:120]])
         if len(batch) >= 20_000:
             flush()
@@ -205,6 +129,7 @@ def build_index(target: Target, cfg: DecontaminationConfig, out: Path) -> None:
     np.save(out / "hashes.npy", all_h)
     np.save(out / "items.npy", all_i)
     np.save(out / "bitmap.npy", build_bitmap(all_h, bits))
+    pair_meta = pairs.save(out)
     (out / "meta.json").write_text(
         json.dumps(
             {
@@ -216,6 +141,7 @@ def build_index(target: Target, cfg: DecontaminationConfig, out: Path) -> None:
                 "ngrams": len(all_h),
                 "boilerplate_ngrams": int((counts > cfg.boilerplate_items).sum()),
                 "bitmap_bits": bits,
+                **pair_meta,
                 "build_seconds": time.perf_counter() - start,
             }
         )
@@ -224,46 +150,57 @@ def build_index(target: Target, cfg: DecontaminationConfig, out: Path) -> None:
 
 class NgramIndex:
     """The arrays of an index (what the workers need): sorted n-gram hashes, their items, the
-    bitmap, and the n-gram lengths to look for. Memory-mapped, so every process shares them."""
+    bitmap, the n-gram lengths to look for, and the short-question pairs. Memory-mapped, so
+    every process shares them."""
 
-    def __init__(self, folder: Path, lengths: list[int], bits: int) -> None:
-        """Open the arrays written by `build_index` into `folder`."""
+    def __init__(self, folder: Path, meta: dict[str, Any]) -> None:
+        """Open the arrays written by `build_index` into `folder`; `meta`: its meta.json (the
+        WORKER_META keys are enough)."""
         import numpy as np
 
-        self.folder, self.lengths, self.bits = folder, lengths, bits
+        self.folder, self.lengths, self.bits = folder, meta["lengths"], meta["bitmap_bits"]
         self.hashes = np.load(folder / "hashes.npy", mmap_mode="r")
         self.item_ids = np.load(folder / "items.npy", mmap_mode="r")
         self.bitmap = np.load(folder / "bitmap.npy", mmap_mode="r")
+        self.pairs = PairIndex(folder, meta)
+        self.all_lengths = sorted({*self.lengths, *self.pairs.q_lengths, *self.pairs.a_lengths})
         self.hasher = WordHasher()
+
+    def worker_meta(self) -> dict[str, Any]:
+        """Return what a worker process needs to open this index (with the folder)."""
+        return {
+            "lengths": self.lengths,
+            "bitmap_bits": self.bits,
+            "pair_bits": self.pairs.bits,
+            "pair_q_lengths": self.pairs.q_lengths,
+            "pair_a_lengths": self.pairs.a_lengths,
+        }
 
     def match_words(
         self, rows: list[list[str]], word_hashes: Any = None
     ) -> dict[int, list[tuple[int, str]]]:
-        """Return {row: [(item id, matched n-gram text)]} for the rows (lists of normalised
-        words) that overlap a benchmark item: one entry per item, the first n-gram found
-        (shortest length first, then leftmost), items in id order. `word_hashes`: the rows'
-        words hashed by a WordHasher, concatenated (computed when not given)."""
+        """Return {row: [(item id, matched text)]} for the rows (lists of normalised words)
+        that overlap a benchmark item: one entry per item, the first match found (n-grams,
+        shortest length first, then leftmost; then short questions with their answers), items
+        in id order. `word_hashes`: the rows' words hashed by a WordHasher, concatenated
+        (computed when not given)."""
         import numpy as np
 
         sizes = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-        total = int(sizes.sum())
-        if not total or not self.lengths or not len(self.hashes):
+        if not int(sizes.sum()) or not self.all_lengths:
             return {}
         if word_hashes is None:
             word_hashes = self.hasher([w for r in rows for w in r])
         row_of = np.repeat(np.arange(len(rows)), sizes)
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        shift, one = np.uint64(64 - self.bits), np.uint64(1)
+        windows = window_hashes(word_hashes, self.all_lengths)
         found: dict[int, dict[int, str]] = {}
-        for n, q in window_hashes(word_hashes, self.lengths).items():
+        for n in self.lengths if len(self.hashes) else []:
+            q = windows[n]
             if not len(q):
                 continue
             pos = np.nonzero(row_of[: len(q)] == row_of[n - 1 : n - 1 + len(q)])[0]
-            idx = q[pos] >> shift
-            maybe = (self.bitmap[idx >> np.uint64(6)] >> (idx & np.uint64(63))) & one
-            pos = pos[maybe.astype(bool)]
-            if not len(pos):
-                continue
+            pos = pos[bitmap_has(self.bitmap, self.bits, q[pos])]
             left = np.searchsorted(self.hashes, q[pos], side="left")
             right = np.searchsorted(self.hashes, q[pos], side="right")
             for k in np.nonzero(right > left)[0]:
@@ -273,6 +210,10 @@ class NgramIndex:
                 hits = found.setdefault(row, {})
                 for item in self.item_ids[left[k] : right[k]]:
                     hits.setdefault(int(item), " ".join(rows[row][at : at + n]))
+        for row, pairs in self.pairs.match(rows, windows, row_of, starts).items():
+            hits = found.setdefault(row, {})
+            for item, gram in pairs.items():
+                hits.setdefault(item, gram)
         return {row: sorted(hits.items()) for row, hits in sorted(found.items())}
 
 
@@ -282,7 +223,7 @@ class ContaminationIndex(NgramIndex):
     def __init__(self, folder: Path, cached: bool, seconds: float) -> None:
         """Load (memory-map) the index written by `build_index` into `folder`."""
         self.meta = json.loads((folder / "meta.json").read_text())
-        super().__init__(folder, self.meta["lengths"], self.meta["bitmap_bits"])
+        super().__init__(folder, self.meta)
         self.items: list[list[Any]] = self.meta["items"]
         self.cached, self.seconds = cached, seconds
 

@@ -156,6 +156,6 @@ def band_hashes(norms: list[str], spec: SignatureSpec, word_hashes: Any = None) 
         sig = _densify(sig, sig > _MASK32, spec.seed)
         rng = np.random.default_rng(spec.seed)
         coef = rng.integers(1, 2**63, size=spec.rows, dtype=np.uint64) | np.uint64(1)
-        salt = rng.integers(0, 2**63, size=spec.bands, dtype=np.uint64)
+        band_salt = rng.integers(0, 2**63, size=spec.bands, dtype=np.uint64)
         banded = sig[:, : spec.bands * spec.rows].reshape(n, spec.bands, spec.rows)
-        return (banded * coef).sum(axis=2, dtype=np.uint64) ^ salt
+        return (banded * coef).sum(axis=2, dtype=np.uint64) ^ band_salt

@@ -63,7 +63,7 @@ class ExampleStream:
             from climb.data.decontam import load_index
 
             self.index = load_index(cfg.decontamination, eval_cfg, state)
-            index = (str(self.index.folder), self.index.lengths, self.index.bits)
+            index = (str(self.index.folder), self.index.worker_meta())
         template = resolve_template(cfg.chat_template)
         self.spec = WorkerSpec(cfg, tokenizer, template, index, signature)
         self.hist: Counter[str] = Counter()

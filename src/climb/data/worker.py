@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from climb.config import DataConfig
@@ -30,12 +31,12 @@ Chunk = list[tuple[int, int, Any]]  # (source index, row number, row)
 @dataclass(frozen=True)
 class WorkerSpec:
     """What a worker process needs (picklable): the config, tokenizer, template, the
-    decontamination index's folder and n-gram lengths and bitmap size, the dedup signature."""
+    decontamination index's folder and `worker_meta`, the dedup signature spec."""
 
     cfg: DataConfig
     tokenizer: Any
     template: str | None
-    index: tuple[str, list[int], int] | None
+    index: tuple[str, dict[str, Any]] | None
     signature: SignatureSpec
 
 
@@ -79,7 +80,7 @@ class ChunkWorker:
         self.tokenize = BatchTokenizer(
             spec.tokenizer, spec.template, cfg.max_length, cfg.completion_only_loss
         )
-        self.index = NgramIndex(*_as_path(spec.index)) if spec.index else None
+        self.index = NgramIndex(Path(spec.index[0]), spec.index[1]) if spec.index else None
         self.hasher = WordHasher()
         self.drop_hits = cfg.decontamination.action != "report"
 
@@ -174,13 +175,6 @@ class ChunkWorker:
             fallbacks=self.tokenize.fallbacks - before,
             scan_seconds=scan,
         )
-
-
-def _as_path(index: tuple[str, list[int], int]) -> tuple[Any, list[int], int]:
-    from pathlib import Path
-
-    folder, lengths, bits = index
-    return Path(folder), lengths, bits
 
 
 def make_worker(spec: WorkerSpec) -> ChunkWorker:
