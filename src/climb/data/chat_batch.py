@@ -72,6 +72,8 @@ class BatchTokenizer:
                 if not (tok.lstrip or tok.rstrip or tok.single_word):
                     self.added[tok.content] = tid
         self.fallbacks = 0
+        self._chat_template: str | None = None
+        self._variables: dict[str, Any] = {}
 
     def __call__(self, items: list[Messages | str]) -> list[Tokenised | BadRow]:
         """Tokenise `items` (each a list of messages or a plain text) as one batch."""
@@ -89,7 +91,7 @@ class BatchTokenizer:
     def _check(self, ids: list[int], labels: list[int]) -> Tokenised | BadRow:
         if len(ids) > self.max_length:
             return BadRow("too_long", f"{len(ids)} tokens > data.max_length={self.max_length}")
-        if all(t == IGNORE_INDEX for t in labels):
+        if labels.count(IGNORE_INDEX) == len(labels):
             return BadRow("no_trainable_tokens", "nothing to learn from after masking")
         return ids, labels
 
@@ -151,15 +153,21 @@ class BatchTokenizer:
         return out
 
     def _render(self, chats: list[Messages], generation_prompt: bool) -> list[str]:
-        return [
-            str(t)
-            for t in self.tok.apply_chat_template(
-                chats,
-                tokenize=False,
-                add_generation_prompt=generation_prompt,
-                chat_template=self.template,
-            )
-        ]
+        """Render a batch as `apply_chat_template(tokenize=False)` does (same template, same
+        special-token variables), less its conversion of message objects to dicts: the
+        messages here are plain dicts of strings already."""
+        from transformers.utils.chat_template_utils import render_jinja_template
+
+        if self._chat_template is None:
+            self._chat_template = self.tok.get_chat_template(self.template)
+            self._variables = dict(self.tok.special_tokens_map)
+        out: Any = render_jinja_template(
+            conversations=chats,
+            chat_template=self._chat_template,
+            add_generation_prompt=generation_prompt,
+            **self._variables,
+        )
+        return [str(t) for t in out[0]]  # (rendered, generation indices)
 
     def _labels(self, chat: Messages, text: str, enc: Any, ids: list[int]) -> list[int] | None:
         """Return the completion-only labels of a rendered, tokenised conversation, or None

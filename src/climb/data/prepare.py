@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from climb.config import DataConfig, EvalConfig
+from climb.data.parallel import frozen_gc
 from climb.data.pipeline import Example, ExampleStream
 from climb.data.report import DataReport
 from climb.data.stream import source_identity
@@ -165,38 +166,18 @@ def _fetch_remote(uri: str, target: Path) -> bool:
     return True
 
 
-def prepare_data(
-    cfg: DataConfig, model_path: str | Path, state: StateDir, eval_cfg: EvalConfig | None = None
-) -> PreparedData:
-    """Prepare the training data for `model_path`'s tokenizer; reuse an identical earlier run
-    (in the state folder, else under data.output.uri on S3).
-
-    `eval_cfg` names the suite and benchmark data that decontamination checks against by default
-    (None = EvalConfig() defaults). Returns the dataset folder (train.parquet, optional
-    eval.parquet, manifest.json), its content digest and the report. Raises SourceError when a
-    source cannot be read, ContaminationError when decontamination.action is `fail` and an
-    example overlaps the suite, ValueError when no usable row is left.
-    """
+def _prepare_into(
+    target: Path,
+    cfg: DataConfig,
+    model_path: str | Path,
+    state: StateDir,
+    eval_cfg: EvalConfig | None,
+    key: str,
+    identities: list[str],
+) -> dict[str, Any]:
+    """Prepare the dataset into the folder `target` (atomically); return its report as a dict,
+    with the content digest under `digest`."""
     from transformers import AutoTokenizer
-
-    start = time.perf_counter()
-    identities = [source_identity(s) for s in cfg.sources]
-    key = preparation_key(cfg, model_path, eval_cfg, identities)
-    target = state.datasets / key[:16]
-    remote = f"{cfg.output.uri.rstrip('/')}/{key[:16]}" if cfg.output.uri else ""
-    manifest_path = target / "manifest.json"
-    if manifest_path.is_file() or (remote and _fetch_remote(remote, target)):
-        manifest = json.loads(manifest_path.read_text())
-        log.info("data: reusing prepared dataset %s", remote or target)
-        return PreparedData(
-            str(target),
-            manifest["digest"],
-            key,
-            True,
-            manifest["report"],
-            time.perf_counter() - start,
-            remote,
-        )
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
     report = DataReport()
@@ -238,13 +219,55 @@ def prepare_data(
                 "format_version": FORMAT_VERSION,
             },
         )
+    log.info(
+        "data: %d examples, %d tokens, dropped %s", report.examples, report.tokens, report.skipped
+    )
+    return {**asdict(report), "digest": digest}
+
+
+def prepare_data(
+    cfg: DataConfig, model_path: str | Path, state: StateDir, eval_cfg: EvalConfig | None = None
+) -> PreparedData:
+    """Prepare the training data for `model_path`'s tokenizer; reuse an identical earlier run
+    (in the state folder, else under data.output.uri on S3).
+
+    `eval_cfg` names the suite and benchmark data that decontamination checks against by default
+    (None = EvalConfig() defaults). Returns the dataset folder (train.parquet, optional
+    eval.parquet, manifest.json), its content digest and the report. Raises SourceError when a
+    source cannot be read, ContaminationError when decontamination.action is `fail` and an
+    example overlaps the suite, ValueError when no usable row is left.
+    """
+    start = time.perf_counter()
+    identities = [source_identity(s) for s in cfg.sources]
+    key = preparation_key(cfg, model_path, eval_cfg, identities)
+    target = state.datasets / key[:16]
+    remote = f"{cfg.output.uri.rstrip('/')}/{key[:16]}" if cfg.output.uri else ""
+    manifest_path = target / "manifest.json"
+    if manifest_path.is_file() or (remote and _fetch_remote(remote, target)):
+        manifest = json.loads(manifest_path.read_text())
+        log.info("data: reusing prepared dataset %s", remote or target)
+        return PreparedData(
+            str(target),
+            manifest["digest"],
+            key,
+            True,
+            manifest["report"],
+            time.perf_counter() - start,
+            remote,
+        )
+
+    with frozen_gc():
+        report = _prepare_into(target, cfg, model_path, state, eval_cfg, key, identities)
     if remote:
         from climb.data import s3
 
         s3.upload_dir(target, remote)
-    log.info(
-        "data: %d examples, %d tokens, dropped %s", report.examples, report.tokens, report.skipped
-    )
     return PreparedData(
-        str(target), digest, key, False, asdict(report), time.perf_counter() - start, remote
+        str(target),
+        report.pop("digest"),
+        key,
+        False,
+        report,
+        time.perf_counter() - start,
+        remote,
     )
