@@ -93,7 +93,7 @@ def dedup_reasons(texts: list[str], cfg: DedupConfig, chunk: int, keep=None) -> 
     for start in range(0, len(texts), chunk):
         part = [normalise_text(t) for t in texts[start : start + chunk]]
         exact = np.array([exact_hash(t) for t in part], dtype=np.uint64) if spec.exact else None
-        d.start_chunk(exact, band_hashes(part, spec) if spec.near else None)
+        d.start_chunk(len(part), exact, band_hashes(part, spec) if spec.near else None)
         for k in range(len(part)):
             out.append(d.check(k))
             if out[-1] is None and (keep is None or keep(start + k)):

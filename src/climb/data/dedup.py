@@ -51,66 +51,92 @@ class SortedKeys:
         return found
 
 
+def earlier_sharers(keys: Any, rows: Any) -> dict[int, list[int]]:
+    """Return {row: [earlier rows with one of its keys]} for the rows that share a key with an
+    earlier row (`keys` and their `rows`, flat, rows ascending within equal keys)."""
+    import numpy as np
+
+    out: dict[int, list[int]] = {}
+    if len(keys) < 2:
+        return out
+    order = np.argsort(keys, kind="stable")
+    k, r = keys[order], rows[order]
+    same = np.nonzero(k[1:] == k[:-1])[0]
+    if not len(same):
+        return out
+    starts = same[np.concatenate([[True], same[1:] != same[:-1] + 1])]
+    for start in starts.tolist():
+        end = start + 1
+        while end < len(k) and k[end] == k[start]:
+            end += 1
+        group = sorted(set(r[start:end].tolist()))
+        for pos, row in enumerate(group[1:], 1):
+            out.setdefault(row, []).extend(group[:pos])
+    return out
+
+
 class Deduplicator:
     """The ordered dedup pass: `start_chunk` with a chunk's signatures, then for each example in
     order `check` it and, once it is kept by every later step, `add` it; `end_chunk` files the
-    chunk's kept examples into the global index."""
+    chunk's kept examples into the global index. Per example this is a few array lookups: the
+    chunk is matched against earlier chunks and within itself with vector operations, and only
+    examples that share a key with an earlier one of the same chunk are looked at one by one."""
 
     def __init__(self, spec: SignatureSpec) -> None:
         """Empty indices for `spec`."""
         self.spec = spec
         self.exact = SortedKeys()
         self.bands = SortedKeys()
-        self._seen_before: tuple[Any, Any] = (None, None)
         self._chunk: tuple[Any, Any] = (None, None)
-        self._local_exact: set[int] = set()
-        self._local_bands: set[int] = set()
-        self._kept: list[int] = []
+        self._seen: tuple[Any, Any] = (None, None)
+        self._sharers: tuple[dict[int, list[int]], dict[int, list[int]]] = ({}, {})
+        self._kept: Any = None
 
-    def start_chunk(self, exact: Any, bands: Any) -> None:
-        """Look a chunk's signatures up against everything kept before it. `exact`: uint64 per
-        example (or None when exact dedup is off); `bands`: (examples, bands) uint64 or None."""
+    def start_chunk(self, n: int, exact: Any, bands: Any) -> None:
+        """Look a chunk's `n` examples up against everything kept before it and within itself.
+        `exact`: uint64 per example (None when exact dedup is off); `bands`: (examples, bands)
+        uint64 (None when near dedup is off)."""
         import numpy as np
 
+        no = np.zeros(n, dtype=bool)
         self._chunk = (exact, bands)
-        self._seen_before = (
-            self.exact.contains(exact) if exact is not None else None,
-            self.bands.contains(bands).any(axis=1) if bands is not None else None,
-        )
-        if bands is not None and not bands.shape[1]:
-            self._seen_before = (self._seen_before[0], np.zeros(len(bands), dtype=bool))
-        self._local_exact, self._local_bands, self._kept = set(), set(), []
+        self._kept = np.zeros(n, dtype=bool)
+        seen_exact, seen_near, share_exact, share_near = no, no, {}, {}
+        if exact is not None:
+            seen_exact = self.exact.contains(exact)
+            share_exact = earlier_sharers(exact, np.arange(n))
+        if bands is not None and bands.shape[1]:
+            seen_near = self.bands.contains(bands).any(axis=1)
+            rows = np.repeat(np.arange(n), bands.shape[1])
+            share_near = earlier_sharers(bands.ravel(), rows)
+        self._seen, self._sharers = (seen_exact, seen_near), (share_exact, share_near)
 
     def check(self, i: int) -> str | None:
         """Return `exact_duplicate`, `near_duplicate` or None for example `i` of the chunk."""
-        exact, bands = self._chunk
-        seen_exact, seen_bands = self._seen_before
-        if exact is not None and (seen_exact[i] or int(exact[i]) in self._local_exact):
-            return "exact_duplicate"
-        if bands is not None and (
-            seen_bands[i] or not self._local_bands.isdisjoint(bands[i].tolist())
+        kept = self._kept
+        for reason, seen, sharers in zip(
+            ("exact_duplicate", "near_duplicate"), self._seen, self._sharers, strict=True
         ):
-            return "near_duplicate"
+            if seen[i] or (i in sharers and kept[sharers[i]].any()):
+                return reason
         return None
 
     def add(self, i: int) -> None:
         """Index example `i` of the chunk as kept, so later copies of it are found."""
-        exact, bands = self._chunk
-        if exact is not None:
-            self._local_exact.add(int(exact[i]))
-        if bands is not None:
-            self._local_bands.update(bands[i].tolist())
-        self._kept.append(i)
+        self._kept[i] = True
 
     def end_chunk(self) -> None:
         """File the chunk's kept examples into the global indices."""
+        import numpy as np
+
         exact, bands = self._chunk
-        if self._kept:
+        kept: Any = np.nonzero(self._kept)[0] if self._kept is not None else []
+        if len(kept):
             if exact is not None:
-                self.exact.add(exact[self._kept])
+                self.exact.add(exact[kept])
             if bands is not None:
-                self.bands.add(bands[self._kept].ravel())
-        self._chunk, self._kept = (None, None), []
+                self.bands.add(bands[kept].ravel())
+        self._chunk, self._kept = (None, None), None
 
     def stats(self) -> dict[str, Any]:
         """Return the index sizes and LSH shape (for the report)."""

@@ -75,7 +75,9 @@ class ExampleStream:
     def _chunks(self) -> Iterator[list[tuple[int, int, Any]]]:
         """Yield the mixed sources' rows as chunks of (source index, row number, row)."""
         cfg = self.cfg
-        streams: list[Iterator[Any]] = [enumerate(stream_source(s), 1) for s in cfg.sources]
+        streams: list[Iterator[Any]] = [
+            enumerate(stream_source(s, raw=True), 1) for s in cfg.sources
+        ]
         mixed = (
             (src_i, row_no, row)
             for src_i, (row_no, row) in interleave(
@@ -127,7 +129,7 @@ class ExampleStream:
         cfg, report = self.cfg, self.report
         threshold = int(cfg.eval_fraction * 10_000)
         ends = np.cumsum(res.lengths)
-        self.dedup.start_chunk(res.exact, res.bands)
+        self.dedup.start_chunk(len(res.early), res.exact, res.bands)
         for k in range(len(res.early)):
             name = cfg.sources[res.sources[k]].path
             report.rows_read += 1

@@ -22,7 +22,7 @@ from climb.data.chat_batch import BatchTokenizer
 from climb.data.formats import normalise
 from climb.data.minhash import SignatureSpec, band_hashes, exact_hash
 from climb.data.quality import LanguageFilter, duplicate_fields, example_text, length_filter
-from climb.data.sources import BadRow
+from climb.data.sources import BadRow, RawLine, decode_line
 from climb.data.textnorm import normalise_text, words
 
 Chunk = list[tuple[int, int, Any]]  # (source index, row number, row)
@@ -87,6 +87,8 @@ class ChunkWorker:
     def _early(self, src_i: int, row: Any) -> tuple[Any, str] | str:
         """Return (normalised item, its text) or the reason the row is dropped."""
         src = self.cfg.sources[src_i]
+        if isinstance(row, RawLine):
+            row = decode_line(row.data, row.name, row.lineno)
         if isinstance(row, BadRow):
             return row.reason
         item = normalise(row, src.format, src.columns)
@@ -169,8 +171,8 @@ class ChunkWorker:
             split_key=split_key,
             lengths=lengths,
             trainable=trainable,
-            ids=np.array(flat_ids, dtype=np.int32),
-            labels=np.array(flat_labels, dtype=np.int32),
+            ids=np.array(flat_ids, dtype=np.int64),
+            labels=np.array(flat_labels, dtype=np.int64),
             hits=hits,
             fallbacks=self.tokenize.fallbacks - before,
             scan_seconds=scan,

@@ -32,11 +32,12 @@ class SplitWriter:
         """Append one row (a 1-D integer array or list per column)."""
         import numpy as np
 
-        self.digest.update(self.split.encode() + b"\0")
+        parts = [self.split.encode() + b"\0"]
         for c in self.columns:
             values = np.asarray(row[c], dtype=np.int64)
-            self.digest.update(c.encode() + values.tobytes())
+            parts += [c.encode(), values.tobytes()]
             self.buffer[c].append(values)
+        self.digest.update(b"".join(parts))
         self.rows += 1
         if len(self.buffer[self.columns[0]]) >= self.row_group_rows:
             self._flush()
