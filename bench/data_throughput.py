@@ -155,7 +155,10 @@ def rss_child(src: str, model: str, state: str, bench: str, nproc: int) -> None:
 
 def memory(args: argparse.Namespace, model: str, tmp: Path) -> None:
     """Peak RSS of the stage at 1x and 10x the rows, each in a fresh process."""
-    state = tmp / "state"  # the index built by `throughput` (or by the first child)
+    state = tmp / "state"  # the index built by `throughput`, else by the warm-up below
+    warm = write_rows(tmp / "rss-warm.jsonl", alpaca_rows(50))
+    cmd = [sys.executable, __file__, "--child", str(warm), model, str(state), args.benchmarks, "1"]
+    subprocess.run(cmd, capture_output=True, text=True, check=True)
     out = {}
     for factor in (1, 10):
         n = args.rss_rows * factor
