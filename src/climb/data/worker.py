@@ -106,7 +106,7 @@ class ChunkWorker:
         """Process one chunk (see the module docstring)."""
         import numpy as np
 
-        n, sig = len(chunk), self.spec.signature
+        n = len(chunk)
         early: list[str | None] = [None] * n
         ok, items, texts = [], [], []
         for k, (src_i, _, row) in enumerate(chunk):
@@ -117,66 +117,72 @@ class ChunkWorker:
                 ok.append(k)
                 items.append(res[0])
                 texts.append(res[1])
+        out = ChunkResult(
+            sources=[c[0] for c in chunk],
+            rows=[c[1] for c in chunk],
+            early=early,
+            late=[None] * n,
+            exact=None,
+            bands=None,
+            split_key=np.zeros(n, dtype=np.uint64),
+            lengths=np.zeros(n, dtype=np.int64),
+            trainable=np.zeros(n, dtype=np.int64),
+            ids=None,
+            labels=None,
+        )
+        out.split_key[ok] = [
+            int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little")
+            for t in texts
+        ]
+        self._signatures(out, ok, texts)
+        todo = [j for j, k in enumerate(ok) if not (k in out.hits and self.drop_hits)]
+        self._tokens(out, [ok[j] for j in todo], [items[j] for j in todo])
+        return out
+
+    def _signatures(self, out: ChunkResult, ok: list[int], texts: list[str]) -> None:
+        """Fill the exact and near-dup signatures and the benchmark overlaps of rows `ok`."""
+        import numpy as np
+
+        sig, n = self.spec.signature, len(out.early)
         norms = [normalise_text(t) for t in texts]
         need_words = self.index is not None or (sig.near and sig.shingle == "word")
         row_words = [words(t) for t in norms] if need_words else []
         hashes = self.hasher([w for r in row_words for w in r]) if need_words else None
-        exact = bands = None
         if sig.exact:
-            exact = np.zeros(n, dtype=np.uint64)
-            exact[ok] = [exact_hash(t) for t in norms]
+            out.exact = np.zeros(n, dtype=np.uint64)
+            out.exact[ok] = [exact_hash(t) for t in norms]
         if sig.near:
-            bands = np.zeros((n, sig.bands), dtype=np.uint64)
+            out.bands = np.zeros((n, sig.bands), dtype=np.uint64)
             if ok:
-                bands[ok] = band_hashes(norms, sig, hashes)
-        hits: dict[int, tuple[list[tuple[int, str]], str]] = {}
-        scan = time.perf_counter()
+                out.bands[ok] = band_hashes(norms, sig, hashes)
         if self.index is not None:
+            start = time.perf_counter()
             for j, found in self.index.match_words(row_words, hashes).items():
-                hits[ok[j]] = (found, texts[j][:200])
-        scan = time.perf_counter() - scan
-        split_key = np.zeros(n, dtype=np.uint64)
-        split_key[ok] = [
-            int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little")
-            for t in texts
-        ]
-        todo = [j for j, k in enumerate(ok) if not (k in hits and self.drop_hits)]
+                out.hits[ok[j]] = (found, texts[j][:200])
+            out.scan_seconds = time.perf_counter() - start
+
+    def _tokens(self, out: ChunkResult, rows: list[int], items: list[Any]) -> None:
+        """Tokenise `items` (the chunk's rows `rows`) as one batch; fill tokens and verdicts."""
+        import numpy as np
+
         before = self.tokenize.fallbacks
-        tokens = self.tokenize([items[j] for j in todo])
-        late: list[str | None] = [None] * n
-        lengths = np.zeros(n, dtype=np.int64)
-        trainable = np.zeros(n, dtype=np.int64)
         flat_ids: list[int] = []
         flat_labels: list[int] = []
-        for j, tok in zip(todo, tokens, strict=True):
-            k = ok[j]
+        for k, tok in zip(rows, self.tokenize(items), strict=True):
             if isinstance(tok, BadRow):
-                late[k] = tok.reason
+                out.late[k] = tok.reason
                 continue
             ids, labels = tok
             if bad := length_filter(len(ids), self.cfg.filters, self.cfg.max_length):
-                late[k] = bad.reason
+                out.late[k] = bad.reason
                 continue
-            lengths[k] = len(ids)
-            trainable[k] = len(labels) - labels.count(-100)
+            out.lengths[k] = len(ids)
+            out.trainable[k] = len(labels) - labels.count(-100)
             flat_ids += ids
             flat_labels += labels
-        return ChunkResult(
-            sources=[c[0] for c in chunk],
-            rows=[c[1] for c in chunk],
-            early=early,
-            late=late,
-            exact=exact,
-            bands=bands,
-            split_key=split_key,
-            lengths=lengths,
-            trainable=trainable,
-            ids=np.array(flat_ids, dtype=np.int64),
-            labels=np.array(flat_labels, dtype=np.int64),
-            hits=hits,
-            fallbacks=self.tokenize.fallbacks - before,
-            scan_seconds=scan,
-        )
+        out.ids = np.array(flat_ids, dtype=np.int64)
+        out.labels = np.array(flat_labels, dtype=np.int64)
+        out.fallbacks = self.tokenize.fallbacks - before
 
 
 def make_worker(spec: WorkerSpec) -> ChunkWorker:
