@@ -36,8 +36,8 @@ def child(mode: str, src: str, state: str, model: str) -> None:
 
     if mode == "climb":
         data = prepare_data(DataConfig(sources=[{"path": src}]), model, StateDir.at(state))
-        kept = data.report["examples"]
-        extra = {"dedup_index": data.report["dedup"]["exact_index"]}
+        kept = data.report.examples
+        extra = {"dedup_index": data.report.dedup.exact_index}
     else:
         import pyarrow as pa
         from transformers import AutoTokenizer

@@ -59,9 +59,9 @@ def main() -> None:
             data = prepare_data(cfg, model, state, eval_cfg)
             s = time.perf_counter() - start
             print(
-                f"prepare ({name}): {args.rows / s:.0f} rows/s, {data.report['examples'] / s:.0f}"
-                f" kept examples/s ({s:.1f}s; kept {data.report['examples']}; "
-                f"padding {data.report['packing']['padding_ratio']})"
+                f"prepare ({name}): {args.rows / s:.0f} rows/s, {data.report.examples / s:.0f}"
+                f" kept examples/s ({s:.1f}s; kept {data.report.examples}; "
+                f"padding {data.report.packing.padding_ratio})"
             )
         tok = AutoTokenizer.from_pretrained(model)
         start = time.perf_counter()
@@ -70,9 +70,7 @@ def main() -> None:
         s = time.perf_counter() - start
         print(f"baseline (template + tokenise only): {args.rows / s:.0f} examples/s ({s:.1f}s)")
         print(
-            json.dumps(
-                {"decontamination_scan_seconds": data.report["decontamination"]["scan_seconds"]}
-            )
+            json.dumps({"decontamination_scan_seconds": data.report.decontamination.scan_seconds})
         )
 
 

@@ -194,9 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from climb.evaluate.mirror import read_rows
-    from climb.evaluate.runner import ModelRef, load_for_eval
+    from climb.evaluate.runner import load_for_eval
     from climb.evaluate.suites import load_suite
     from climb.models import resolve_model
+    from climb.records import ModelRef
     from climb.state import StateDir
 
     if args.threads:
@@ -208,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in folder.rglob("*.jsonl"):  # parse the mirror once, outside the timed runs
         read_rows(path)
     resolved = resolve_model(args.model, StateDir.at(args.state_dir))
-    ref = ModelRef(resolved.path, args.model, resolved.digest)
+    ref = ModelRef(path=resolved.path, name=args.model, digest=resolved.digest)
     model, tok = load_for_eval(ref, args.device)
     with torch.no_grad():  # first-call set-up of the kernels, outside the timed runs
         model(torch.tensor([[1, 2, 3, 4]], device=args.device))

@@ -9,12 +9,15 @@ import logging
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from climb.config import ConfigError, ExperimentConfig, dump_config, load_config
 from climb.state import StateDir
+
+if TYPE_CHECKING:
+    from climb.registry.champion import ChampionChange
 
 app = typer.Typer(
     add_completion=False,
@@ -36,7 +39,7 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def load_or_exit(config: Path, overrides: list[str] | None) -> object:
+def load_or_exit(config: Path, overrides: list[str] | None) -> ExperimentConfig:
     """Load and validate a config, exiting with a clear message when it is invalid."""
     try:
         return load_config(config, overrides or [])
@@ -49,7 +52,7 @@ def load_or_exit(config: Path, overrides: list[str] | None) -> object:
 def config_show(config: ConfigArg, overrides: OverridesArg = None) -> None:
     """Print the resolved config (defaults filled in, overrides applied)."""
     cfg = load_or_exit(config, overrides)
-    typer.echo(dump_config(cfg))  # type: ignore[arg-type]
+    typer.echo(dump_config(cfg))
 
 
 @config_app.command("validate")
@@ -81,9 +84,10 @@ def eval_model(
 ) -> None:
     """Evaluate one model on a suite and print the table (results cached by weights digest)."""
     from climb.config import EvalConfig
-    from climb.evaluate.runner import ModelRef, evaluate_model
+    from climb.evaluate.runner import evaluate_model
     from climb.models import resolve_model, weights_digest
     from climb.pipeline.summary import score_table
+    from climb.records import ModelRef
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     state = StateDir.at(state_dir)
@@ -94,17 +98,16 @@ def eval_model(
         import hashlib
 
         digest = hashlib.sha256((digest + weights_digest(adapter)).encode()).hexdigest()
-    ref = ModelRef(resolved.path, model, digest, adapter)
+    ref = ModelRef(path=resolved.path, name=model, digest=digest, adapter_path=adapter)
     result = evaluate_model(
         ref, cfg, state, out or state.root / "eval" / digest[:12], use_cache=not no_cache
     )
     typer.echo("\n".join(score_table(None, result, "-")))
     typer.echo(
-        f"suite {result['suite']} v{result['suite_version']}, data {result['data_source']}"
-        f", limit {result['limit']}, {'cached' if result['cached'] else 'evaluated'} in "
-        f"{result['seconds']:.1f}s"
+        f"{result.measurement.label()}, {'cached' if result.cached else 'evaluated'} in "
+        f"{result.seconds:.1f}s"
     )
-    for d in result["deviations"]:
+    for d in result.deviations:
         typer.echo(f"deviation: {d}")
 
 
@@ -126,10 +129,10 @@ def data_prepare(
         fail(f"unknown data action {action!r}; use `climb data prepare CONFIG`")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     cfg = load_or_exit(config, overrides)
-    state = StateDir.at(cfg.state_dir)  # type: ignore[attr-defined]
-    base = resolve_model(cfg.model.base, state)  # type: ignore[attr-defined]
+    state = StateDir.at(cfg.state_dir)
+    base = resolve_model(cfg.model.base, state)
     try:
-        data = prepare_data(cfg.data, base.path, state, cfg.eval)  # type: ignore[attr-defined]
+        data = prepare_data(cfg.data, base.path, state, cfg.eval)
     except (SourceError, ValueError) as exc:
         fail(str(exc), code=1)
     except OSError as exc:  # disk full, quota, read-only state folder
@@ -139,8 +142,7 @@ def data_prepare(
             code=1,
         )
         raise AssertionError from exc  # unreachable
-    out = data.to_dict()
-    typer.echo(json.dumps(out, indent=2) if as_json else format_report(out))
+    typer.echo(data.model_dump_json(indent=2) if as_json else format_report(data))
 
 
 @app.command("mirror")
@@ -226,7 +228,7 @@ def registry_target(
         overrides.append(f"promotion.registered_model={model}")
     if tracking_uri:
         overrides.append(f"tracking.uri={tracking_uri}")
-    cfg = cast(ExperimentConfig, load_or_exit(config, overrides))
+    cfg = load_or_exit(config, overrides)
     uri = tracking.tracking_uri(cfg.tracking, StateDir.at(cfg.state_dir))
     return cfg, tracking.client_for(uri)
 
@@ -240,15 +242,13 @@ def leaderboard(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Print the registered versions ranked by suite average (the team's own leaderboard)."""
-    from dataclasses import asdict
-
     from climb.registry.leaderboard import ranked, render
 
     cfg, client = registry_target(config, overrides, model, tracking_uri)
     name = cfg.promotion.registered_model
     entries = ranked(client, name)
     if as_json:
-        typer.echo(json.dumps([asdict(e) for e in entries], indent=2))
+        typer.echo(json.dumps([e.model_dump(mode="json") for e in entries], indent=2))
     else:
         typer.echo(render(entries, name))
 
@@ -304,12 +304,11 @@ def rollback(
     echo_release(out)
 
 
-def echo_release(out: Any) -> None:
-    """Print what a manual champion change did (a climb.registry.champion.Release); exit 1 if nothing."""
+def echo_release(out: ChampionChange) -> None:
+    """Print what a manual champion change did (a ChampionChange); exit 1 if nothing moved."""
     if not out.promoted:
         typer.echo(f"champion unchanged ({out.previous or 'none'}): {out.reason}")
         raise typer.Exit(1)
     typer.echo(f"champion: version {out.version} (was {out.previous or 'none'})")
-    pub = out.publish
-    if pub:
-        typer.echo(f"publish: {pub.get('mode')}: {pub.get('message')}")
+    if out.publish is not None:
+        typer.echo(f"publish: {out.publish.mode}: {out.publish.message}")

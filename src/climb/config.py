@@ -618,13 +618,21 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
         raise ConfigError(
             f"config file {path} not found; pass a YAML file such as config/demo.yaml"
         )
+    return load_config_text(path.read_text(), overrides, str(path))
+
+
+def load_config_text(
+    text: str, overrides: list[str] | None = None, source: str = "config"
+) -> ExperimentConfig:
+    """Validate an experiment given as YAML text (a run's config snapshot, handed to another
+    process), with `key=value` overrides; raise ConfigError naming `source` and the fields."""
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"config file {source} is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
-        raise ConfigError(f"config file {path}: top level must be a mapping of sections")
-    return validate_config(apply_overrides(raw, overrides or []), str(path))
+        raise ConfigError(f"config file {source}: top level must be a mapping of sections")
+    return validate_config(apply_overrides(raw, overrides or []), source)
 
 
 def dump_config(cfg: ExperimentConfig) -> str:

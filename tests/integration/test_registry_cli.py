@@ -11,9 +11,9 @@ import pytest
 from stage_helpers import candidate, context, result, sqlite_copy, sqlite_template, write_config
 from typer.testing import CliRunner
 
-from climb.pipeline import stages
 from climb.cli import app
 from climb.config import PromotionConfig
+from climb.pipeline import stages
 from climb.registry.champion import history
 from climb.registry.decision import Scores, decide
 from climb.registry.tracking import client_for

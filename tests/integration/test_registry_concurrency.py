@@ -22,8 +22,8 @@ import mlflow_server
 import pytest
 from stage_helpers import candidate, context, result, sqlite_template, write_config
 
-from climb.pipeline import stages
 from climb.config import PromotionConfig
+from climb.pipeline import stages
 from climb.registry.champion import history
 from climb.registry.decision import Scores, decide
 from climb.registry.tracking import client_for

@@ -5,23 +5,22 @@ from __future__ import annotations
 import math
 
 import pytest
+from support.factories import suite_scores
 
 from climb.config import PromotionConfig
-from climb.registry.decision import Scores, decide, recheck
+from climb.records import SuiteScores
+from climb.registry.decision import decide, recheck
 
 POLICY = PromotionConfig(registered_model="m")
 
 
-def s(avg: float, tasks: dict[str, float] | None = None, **kw: object) -> Scores:
-    base = {
-        "suite": "open-llm-v1",
-        "suite_version": "1",
-        "protocol": "lm-eval-0.4",
-        "limit": 2,
-        "data_source": "smoke",
-    }
-    base.update(kw)  # type: ignore[arg-type]
-    return Scores(average=avg, tasks=tasks if tasks is not None else {"a": avg, "b": avg}, **base)  # type: ignore[arg-type]
+def s(
+    avg: float, tasks: dict[str, float] | None = None, limit: int = 2, suite_version: str = "1"
+) -> SuiteScores:
+    """Scores with average `avg` and task scores in points (default: both tasks at `avg`)."""
+    points = tasks if tasks is not None else {"a": avg, "b": avg}
+    scores = suite_scores(scores={k: v / 100 for k, v in points.items()}, limit=limit)
+    return scores.model_copy(update={"average": avg, "suite_version": suite_version})
 
 
 @pytest.mark.parametrize(
@@ -72,8 +71,8 @@ def s(avg: float, tasks: dict[str, float] | None = None, **kw: object) -> Scores
     ],
 )
 def test_decision_table(
-    cand: Scores,
-    ref: Scores | None,
+    cand: SuiteScores,
+    ref: SuiteScores | None,
     policy: PromotionConfig,
     clean: bool,
     promote: bool,
@@ -90,18 +89,15 @@ def test_delta_is_reported() -> None:
     assert d.delta is not None and math.isclose(d.delta, 5.0)
 
 
-def test_scores_from_result_uses_points() -> None:
-    result = {
-        "average": 42.0,
-        "tasks": {"arc": {"score": 0.42}},
-        "suite": "x",
-        "suite_version": "1",
-        "protocol": "p",
-        "limit": None,
-        "data_source": "hub",
-    }
-    sc = Scores.from_result(result)
-    assert sc.tasks == {"arc": pytest.approx(42.0)}
+def test_regressions_are_judged_on_the_suites_scale() -> None:
+    """A suite on a 0..1 scale: a drop of 0.2 is 0.2 points, under a 0.5 limit."""
+    policy = PromotionConfig(registered_model="m", max_task_regression=0.5)
+    cand = suite_scores(scores={"a": 0.9, "b": 0.3}, scale=1.0)
+    ref = suite_scores(scores={"a": 0.5, "b": 0.5}, scale=1.0)
+    d = decide(cand, ref, policy)
+    assert d.promote is True and d.delta == pytest.approx(0.1)
+    strict = PromotionConfig(registered_model="m", max_task_regression=0.1)
+    assert "task b regressed by 0.20" in decide(cand, ref, strict).reasons[0]
 
 
 STRICT = PromotionConfig(registered_model="m", max_task_regression=5.0)
@@ -125,24 +121,13 @@ STRICT = PromotionConfig(registered_model="m", max_task_regression=5.0)
 def test_recheck_under_the_lock(
     decided_against: str | None,
     current: str | None,
-    current_result: Scores | None,
+    current_result: SuiteScores | None,
     policy: PromotionConfig,
     clean: bool,
     ok: bool,
     reason: str,
 ) -> None:
-    raw = None
-    if current_result is not None:
-        raw = {
-            "average": current_result.average,
-            "tasks": {k: {"score": v / 100} for k, v in current_result.tasks.items()},
-            "suite": current_result.suite,
-            "suite_version": current_result.suite_version,
-            "protocol": current_result.protocol,
-            "limit": current_result.limit,
-            "data_source": current_result.data_source,
-        }
-    got, why = recheck(s(60), decided_against, current, raw, policy, clean)
+    got, why = recheck(s(60), decided_against, current, current_result, policy, clean)
     assert got is ok
     assert reason in why, why
     if current not in (None, decided_against):

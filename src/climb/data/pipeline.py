@@ -21,7 +21,7 @@ from climb.data.dedup import Deduplicator
 from climb.data.formats import normalise
 from climb.data.pack import IGNORE_INDEX, bucket
 from climb.data.quality import LanguageFilter, duplicate_fields, example_text, length_filter
-from climb.data.report import Contamination, DataReport
+from climb.data.report import Contamination, ReportBuilder
 from climb.data.sources import BadRow
 from climb.data.stream import interleave, stream_source
 from climb.data.templates import resolve_template
@@ -47,7 +47,7 @@ class ExampleStream:
         self,
         cfg: DataConfig,
         tokenizer: Any,
-        report: DataReport,
+        report: ReportBuilder,
         state: StateDir,
         eval_cfg: EvalConfig,
     ) -> None:

@@ -18,20 +18,19 @@ import logging
 import random
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from climb.config import DataConfig, EvalConfig
 from climb.data.pipeline import Example, ExampleStream
-from climb.data.report import DataReport
+from climb.data.report import DataReport, ReportBuilder
 from climb.data.stream import source_identity
 from climb.data.templates import resolve_template
 from climb.data.writer import SplitWriter, new_digest
+from climb.records import PreparedData
 from climb.state import StateDir, atomic_dir, write_json_atomic
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
@@ -43,23 +42,6 @@ TOKENIZER_FILES = (
 
 class ContaminationError(ValueError):
     """Contaminated training examples were found and data.decontamination.action is `fail`."""
-
-
-@dataclass(frozen=True)
-class PreparedData:
-    """The stage's result: where the tokenised dataset is, its digest and its report."""
-
-    path: str
-    digest: str
-    key: str
-    cached: bool
-    report: dict[str, Any]
-    seconds: float
-    uri: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict."""
-        return asdict(self)
 
 
 def tokenizer_digest(model_path: str | Path) -> str:
@@ -187,17 +169,17 @@ def prepare_data(
         manifest = json.loads(manifest_path.read_text())
         log.info("data: reusing prepared dataset %s", remote or target)
         return PreparedData(
-            str(target),
-            manifest["digest"],
-            key,
-            True,
-            manifest["report"],
-            time.perf_counter() - start,
-            remote,
+            path=str(target),
+            digest=manifest["digest"],
+            key=key,
+            cached=True,
+            report=DataReport.model_validate(manifest["report"]),
+            seconds=time.perf_counter() - start,
+            uri=remote,
         )
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-    report = DataReport()
+    report = ReportBuilder()
     stream = ExampleStream(cfg, tokenizer, report, state, eval_cfg or EvalConfig())
     with atomic_dir(target) as tmp:
         pad_id = (
@@ -225,7 +207,7 @@ def prepare_data(
             {
                 "digest": digest,
                 "key": key,
-                "report": asdict(report),
+                "report": report.freeze().model_dump(mode="json"),
                 "files": out["files"],
                 "splits": {k: v["rows"] for k, v in out["files"].items() if v["rows"]},
                 "sources": [
@@ -244,5 +226,11 @@ def prepare_data(
         "data: %d examples, %d tokens, dropped %s", report.examples, report.tokens, report.skipped
     )
     return PreparedData(
-        str(target), digest, key, False, asdict(report), time.perf_counter() - start, remote
+        path=str(target),
+        digest=digest,
+        key=key,
+        cached=False,
+        report=report.freeze(),
+        seconds=time.perf_counter() - start,
+        uri=remote,
     )

@@ -13,30 +13,21 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from climb.config import EvalConfig
 from climb.evaluate.cache import cache_get, cache_key, cache_put
+from climb.evaluate.documents import suite_documents
 from climb.evaluate.results import write_outputs
 from climb.evaluate.scoring import score_suite
 from climb.evaluate.suites import load_suite
 from climb.evaluate.tasks import plan_suite
+from climb.records import EvalResult, ModelInfo, ModelRef
 from climb.resources import smoke_benchmarks_dir
 from climb.state import StateDir
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """What to evaluate: a model folder, optionally with a LoRA adapter on top."""
-
-    path: str
-    name: str
-    digest: str
-    adapter_path: str | None = None
 
 
 def data_source(cfg: EvalConfig) -> tuple[Path | None, str]:
@@ -93,27 +84,14 @@ class EvalCacheMiss(RuntimeError):
     """A result expected in the shared evaluation cache is not there."""
 
 
-def evaluate_model(
-    ref: ModelRef,
-    cfg: EvalConfig,
-    state: StateDir,
-    out_dir: Path,
-    use_cache: bool = True,
-    cache_only: bool = False,
-) -> dict[str, Any]:
-    """Evaluate `ref` on the configured suite; return the suite result dict.
-
-    The result holds per-task scores (0..1) with stderr, the suite average (suite scale), the
-    data source, protocol deviations, timings and whether it came from the cache. lm-eval's own
-    output, per-sample logs and the leaderboard-style results JSON are written to `out_dir`.
-    With `cache_only` (the model was evaluated elsewhere) a cache miss raises EvalCacheMiss.
-    """
+def evaluation_key(ref: ModelRef, cfg: EvalConfig) -> str:
+    """Return the evaluation cache key of `ref` measured the way `cfg` measures (the model's
+    weights digest, suite and version, protocol, lm-eval version, limit, data identity)."""
     import lm_eval
 
-    start = time.perf_counter()
     suite = load_suite(cfg.suite)
-    folder, source = data_source(cfg)
-    key = cache_key(
+    folder, _ = data_source(cfg)
+    return cache_key(
         model_digest=ref.digest,
         suite=suite.name,
         suite_version=suite.version,
@@ -123,9 +101,44 @@ def evaluate_model(
         data=data_identity(folder),
         include_optional=cfg.include_optional,
     )
-    if use_cache and (hit := cache_get(state.eval_cache, key)) is not None:
-        log.info("eval: cache hit for %s on %s (%s)", ref.name, suite.name, key[:12])
-        return {**hit, "cached": True, "seconds": time.perf_counter() - start}
+
+
+def cached_result(ref: ModelRef, cfg: EvalConfig, state: StateDir) -> EvalResult | None:
+    """Return the cached EvalResult of `ref` under `cfg`, or None (never evaluated this way, or
+    cached in an older format, which is logged and not read)."""
+    start = time.perf_counter()
+    key = evaluation_key(ref, cfg)
+    hit = cache_get(state.eval_cache, key)
+    if hit is None:
+        return None
+    log.info("eval: cache hit for %s on %s (%s)", ref.name, hit.suite, key[:12])
+    return hit.model_copy(update={"cached": True, "seconds": time.perf_counter() - start})
+
+
+def evaluate_model(
+    ref: ModelRef,
+    cfg: EvalConfig,
+    state: StateDir,
+    out_dir: Path,
+    use_cache: bool = True,
+    cache_only: bool = False,
+) -> EvalResult:
+    """Evaluate `ref` on the configured suite; return its EvalResult.
+
+    The result holds per-task scores (0..1) with stderr and document counts, every scored
+    document, the suite average (suite scale), the data source, protocol deviations, timings
+    and whether it came from the cache. lm-eval's own output, per-sample logs and the
+    leaderboard-style results JSON are written to `out_dir`. With `cache_only` (the model was
+    evaluated elsewhere) a cache miss raises EvalCacheMiss.
+    """
+    import lm_eval
+
+    start = time.perf_counter()
+    suite = load_suite(cfg.suite)
+    folder, source = data_source(cfg)
+    key = evaluation_key(ref, cfg)
+    if use_cache and (hit := cached_result(ref, cfg, state)) is not None:
+        return hit
     if cache_only:
         raise EvalCacheMiss(
             f"no cached result for {ref.name} on {suite.name} (key {key[:12]}) in "
@@ -147,30 +160,27 @@ def evaluate_model(
         out = run_lm_eval(model, tokenizer, plan.configs, cfg, device)
         dtype = str(model.dtype).replace("torch.", "")
     tasks, average = score_suite(suite, plan.leaves, out)
-    result = {
-        "model": {
-            "name": ref.name,
-            "digest": ref.digest,
-            "path": ref.path,
-            "adapter_path": ref.adapter_path,
-            "dtype": dtype,
-        },
-        "suite": suite.name,
-        "suite_version": suite.version,
-        "protocol": cfg.protocol,
-        "lm_eval_version": lm_eval.__version__,
-        "limit": cfg.limit,
-        "data_source": source,
-        "tasks": tasks,
-        "average": average,
-        "deviations": plan.deviations,
-        "protocol_notes": plan.notes,
-        "include_optional": cfg.include_optional,
-        "compute_seconds": time.perf_counter() - start,
-    }
+    result = EvalResult(
+        model=ModelInfo(name=ref.name, digest=ref.digest, dtype=dtype),
+        suite=suite.name,
+        suite_version=suite.version,
+        protocol=cfg.protocol,
+        lm_eval_version=lm_eval.__version__,
+        limit=cfg.limit,
+        data_source=source,
+        include_optional=cfg.include_optional,
+        scale=suite.scale,
+        tasks=tasks,
+        average=average,
+        deviations=plan.deviations,
+        documents=suite_documents(suite, plan.leaves, out.get("samples") or {}),
+        protocol_notes=plan.notes,
+        cache_key=key,
+        compute_seconds=time.perf_counter() - start,
+    )
     write_outputs(out_dir, result, out)
     cache_put(state.eval_cache, key, result)
-    return {**result, "cache_key": key, "cached": False, "seconds": time.perf_counter() - start}
+    return result.model_copy(update={"seconds": time.perf_counter() - start})
 
 
 def make_lm(model: Any, tokenizer: Any, cfg: EvalConfig, device: str) -> Any:

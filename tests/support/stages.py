@@ -1,12 +1,11 @@
-"""Building blocks for tests of the promote stage without training: a real experiment config,
-a real pipeline context (climb.pipeline.start_pipeline: parent run with provenance tags), a
-candidate whose adapter folder is logged as the artifacts of a real `fine_tune` stage run, and
-suite results with chosen scores.
+"""Building blocks for tests of the registry and promote stages without training: a real
+experiment config, a real pipeline context (start_pipeline: parent run with provenance tags), a
+candidate whose adapter folder is logged as the artifacts of a real `fine_tune` stage run, a
+planted champion, and MLflow stores.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -14,10 +13,13 @@ from typing import Any
 import yaml
 
 from climb.pipeline.context import RunContext, stage_run, start_pipeline
+from climb.records import Candidate, EvalResult
+from climb.registry import tags as T
 from climb.registry import tracking, versions
+from support.factories import candidate as candidate_record
+from support.factories import eval_result
 
 REPO = Path(__file__).resolve().parents[2]
-TASKS = ("arc_challenge", "hellaswag", "mmlu", "truthfulqa_mc2")
 
 
 def write_config(
@@ -55,32 +57,9 @@ def context(config: Path) -> RunContext:
     return start_pipeline(str(config), [], flow_run_id="test-flow-run")
 
 
-def result(
-    average: float, scores: dict[str, float] | None = None, limit: int = 2
-) -> dict[str, Any]:
-    """A suite result as `evaluate_model` returns it; task scores 0..1, average in points."""
-    scores = scores or {t: average / 100 for t in TASKS}
-    return {
-        "suite": "open-llm-v1",
-        "suite_version": "1",
-        "protocol": "lm-eval-0.4",
-        "lm_eval_version": "0.4.13",
-        "limit": limit,
-        "data_source": "smoke",
-        "average": average,
-        "deviations": [],
-        "model": {"name": "cand", "digest": f"d{average}", "dtype": "float32"},
-        "tasks": {
-            t: {"score": s, "stderr": 0.01, "metric": "acc", "num_fewshot": 0, "n": 2}
-            for t, s in scores.items()
-        },
-        "cached": False,
-        "seconds": 1.0,
-    }
-
-
-def candidate(ctx: RunContext, label: str) -> dict[str, Any]:
-    """A trained-candidate dict whose adapter (distinct bytes per label) is logged to MLflow."""
+def candidate(ctx: RunContext, label: str) -> Candidate:
+    """A trained Candidate whose adapter (distinct bytes per label) is logged to MLflow as the
+    artifacts of a real `fine_tune` stage run."""
     folder = Path(ctx.run_dir) / "train" / "adapter"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "adapter_model.safetensors").write_bytes(f"weights of {label}".encode() * 64)
@@ -88,16 +67,12 @@ def candidate(ctx: RunContext, label: str) -> dict[str, Any]:
     (folder / "tokenizer.json").write_text('{"version": "1.0"}')
     with stage_run(ctx, "fine_tune") as run_id:
         tracking.log_artifacts(ctx.client(), run_id, folder, "adapter")
-    return {
-        "adapter_path": str(folder),
-        "base_path": "",
-        "base_name": "tiny-base",
-        "base_uri": "tiny-base",
-        "digest": f"digest-{label}",
-        "source": f"runs:/{run_id}/adapter",
-        "train_run_id": run_id,
-        "method": "lora",
-    }
+    return candidate_record(
+        weights_path=str(folder),
+        digest=f"digest-{label}",
+        source=f"runs:/{run_id}/adapter",
+        train_run_id=run_id,
+    )
 
 
 def sqlite_template(basetemp: Path) -> Path:
@@ -143,18 +118,68 @@ def everything_mlflow_holds(uri: str, tmp: Path) -> str:
     return "\n".join(parts)
 
 
-def plant_zero_champion(uri: str, model: str, source: str) -> str:
-    """Register a champion of `model` measured the way the tiny test configs measure (smoke data,
-    limit 1) but scoring 0 everywhere, so any candidate beats it; return its version.
+def measured_like(config: Path, result: EvalResult, digest: str) -> EvalResult:
+    """`result` as if measured the way `config` measures (suite, version, protocol, limit,
+    data), for the model with weights digest `digest`."""
+    from climb.config import load_config
+    from climb.evaluate.runner import data_source
+    from climb.evaluate.suites import load_suite
+    from climb.records import ModelInfo
+
+    cfg = load_config(config)
+    suite = load_suite(cfg.eval.suite)
+    return result.model_copy(
+        update={
+            "suite": suite.name,
+            "suite_version": suite.version,
+            "protocol": cfg.eval.protocol,
+            "limit": cfg.eval.limit,
+            "data_source": data_source(cfg.eval)[1],
+            "model": ModelInfo(name=f"model {digest}", digest=digest),
+        }
+    )
+
+
+def cache_evaluation(config: Path, result: EvalResult, digest: str) -> EvalResult:
+    """Put `result` in the evaluation cache of `config` for the weights `digest` (as if that
+    model had been evaluated the way `config` measures); return the stored result."""
+    from climb.config import load_config
+    from climb.evaluate.cache import cache_put
+    from climb.evaluate.runner import evaluation_key
+    from climb.records import ModelRef
+    from climb.state import StateDir
+
+    cfg = load_config(config)
+    stored = measured_like(config, result, digest)
+    key = evaluation_key(ModelRef(path="", name="cached", digest=digest), cfg.eval)
+    cache_put(StateDir.at(cfg.state_dir).eval_cache, key, stored)
+    return stored
+
+
+def plant_zero_champion(uri: str, model: str, source: str, config: Path) -> str:
+    """Register a champion of `model` that scores 0 everywhere, measured the way `config`
+    measures, so any candidate beats it; return its version. Its evaluation is put in the
+    config's evaluation cache (keyed by its weights digest), so no run has to evaluate it.
     `source` must be a URI the tracking server accepts (a local path only for SQLite)."""
+    from climb.config import load_config
+    from climb.evaluate.suites import load_suite
+
+    cfg = load_config(config)
+    suite = load_suite(cfg.eval.suite)
+    digest = f"planted-zero-{model}"
+    tasks = {st.name: 0.0 for st in suite.selected(cfg.eval.include_optional)}
+    zero = cache_evaluation(config, eval_result(scores=tasks), digest)
     client = tracking.client_for(uri)
-    recorded = {**result(0.0, limit=1), "model": {"name": "old", "digest": "old"}}
     version = versions.register_version(
         client,
         model,
         source,
         None,
-        {"climb.result": json.dumps(recorded), "climb.average": "0.0"},
+        {
+            T.RESULT: zero.compact().model_dump_json(),
+            T.AVERAGE: "0.0",
+            T.WEIGHTS_DIGEST: digest,
+        },
     )
     client.set_registered_model_alias(model, "champion", version)
     return version
