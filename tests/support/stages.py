@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
 from climb.pipeline.context import RunContext, stage_run, start_pipeline
-from climb.records import Candidate, EvalResult
+from climb.records import Candidate, Decision, EvalResult, PreparedData, Reference, Release
 from climb.registry import tags as T
 from climb.registry import tracking, versions
 from support.factories import candidate as candidate_record
-from support.factories import eval_result
+from support.factories import eval_result, prepared_data
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -183,3 +183,35 @@ def plant_zero_champion(uri: str, model: str, source: str, config: Path) -> str:
     )
     client.set_registered_model_alias(model, "champion", version)
     return version
+
+
+class Prepared(NamedTuple):
+    """What the promote stage takes, for one candidate decided against a reference."""
+
+    ctx: RunContext
+    candidate: Candidate
+    result: EvalResult
+    reference: Reference
+    decision: Decision
+
+
+def prepare_promotion(config: Path, label: str, average: float, reference: Reference) -> Prepared:
+    """Open a real run of `config`, a candidate `label` scoring `average` everywhere, and the
+    decision against `reference` under the config's policy."""
+    from climb.registry.decision import decide
+
+    ctx = context(config)
+    cand = candidate(ctx, label)
+    res = eval_result(average, digest=cand.digest)
+    kind = "champion" if reference.kind == "champion" else "base"
+    decision = decide(res, reference.result, ctx.config.promotion, kind)
+    return Prepared(ctx, cand, res, reference, decision)
+
+
+def promote_prepared(p: Prepared, data: PreparedData | None = None) -> Release:
+    """Run the real promote stage on a prepared promotion (clean data by default)."""
+    from climb.pipeline import stages
+
+    return stages.promote(
+        p.ctx, p.candidate, p.result, p.reference, p.decision, data or prepared_data()
+    )
