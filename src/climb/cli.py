@@ -162,6 +162,7 @@ def mirror(
     """Benchmark mirror for air-gapped clusters: `export SUITE DIR` writes every dataset the
     suite reads (from the Hub) as JSONL + mirror.yaml + SHA256SUMS; `upload DIR s3://...` and
     `download s3://... DIR` move such a folder through S3. Evaluate with eval.data_dir=DIR."""
+    from climb import storage
     from climb.evaluate import mirror_export as mx
     from climb.evaluate.mirror import MirrorError
     from climb.evaluate.suites import SuiteError, load_suite
@@ -172,14 +173,14 @@ def mirror(
             n = sum(len(names) for names in layout.values())
             typer.echo(f"mirror {target}: {n} datasets; evaluate with eval.data_dir={target}")
         elif action == "upload":
-            keys = mx.upload_mirror(Path(source), target, mx.s3_client(endpoint_url))
+            keys = mx.upload_mirror(Path(source), target, storage.client(endpoint_url))
             typer.echo(f"uploaded {len(keys)} files to {target}")
         elif action == "download":
-            files = mx.download_mirror(source, Path(target), mx.s3_client(endpoint_url))
+            files = mx.download_mirror(source, Path(target), storage.client(endpoint_url))
             typer.echo(f"downloaded {len(files)} files to {target} (checksums verified)")
         else:
             fail(f"unknown mirror action {action!r}; use export, upload or download")
-    except (MirrorError, SuiteError, ValueError) as exc:
+    except (MirrorError, SuiteError, ValueError, storage.StorageError) as exc:
         fail(str(exc))
 
 

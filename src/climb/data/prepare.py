@@ -136,12 +136,13 @@ def _write(cfg: DataConfig, stream: ExampleStream, folder: Path, pad_id: int) ->
 
 def _fetch_remote(uri: str, target: Path) -> bool:
     """Download a dataset published under `uri` into `target`; False when none is there."""
-    from climb.data import s3
+    from climb import storage
 
-    if not s3.exists(f"{uri}/manifest.json"):
+    loc = storage.parse(uri, "data.output.uri")
+    if not storage.exists(loc.join("manifest.json")):
         return False
     with atomic_dir(target) as tmp:
-        s3.download_dir(uri, tmp)
+        storage.download_prefix(loc, tmp)
     return True
 
 
@@ -219,9 +220,11 @@ def prepare_data(
             },
         )
     if remote:
-        from climb.data import s3
+        from climb import storage
 
-        s3.upload_dir(target, remote)
+        storage.upload_dir(
+            target, storage.parse(remote, "data.output.uri"), last=("manifest.json",)
+        )
     log.info(
         "data: %d examples, %d tokens, dropped %s", report.examples, report.tokens, report.skipped
     )
