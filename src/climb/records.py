@@ -128,6 +128,10 @@ class TaskScore(Record):
     subtasks: dict[str, float] = Field(
         default_factory=dict, description="Normalised score of each lm-eval leaf task."
     )
+    leaves: list[str] = Field(
+        default_factory=list,
+        description="The lm-eval leaf tasks this score aggregates (keys of the documents).",
+    )
 
 
 class DocResult(Record):

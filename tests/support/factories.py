@@ -62,7 +62,9 @@ def eval_result(
     tasks, docs = {}, {}
     for name, score in scores.items():
         metric, shots = METRICS.get(name, ("acc", 0))
-        tasks[name] = TaskScore(score=score, stderr=stderr, metric=metric, num_fewshot=shots, n=n)
+        tasks[name] = TaskScore(
+            score=score, stderr=stderr, metric=metric, num_fewshot=shots, n=n, leaves=[name]
+        )
         docs[name] = documents([score] * n, metric, salt=name)
     mean = scale * sum(scores.values()) / len(scores) if scores else 0.0
     return EvalResult(

@@ -91,6 +91,7 @@ def score_task(
         num_fewshot=st.num_fewshot,
         n=sum(sizes.values()),
         subtasks=subtasks if len(leaves) > 1 or st.aggregate != "single" else {},
+        leaves=list(leaves),
     )
 
 
