@@ -16,7 +16,7 @@ export HF_HUB_DISABLE_TELEMETRY = 1
 export TOKENIZERS_PARALLELISM = false
 
 .PHONY: env demo test test-unit test-integration test-reliability lint format typecheck check \
-        ui mlflow-ui stop clean deploy work-pools
+        ui mlflow-ui stop clean deploy work-pools gpu-proof
 
 env: $(STAMP)
 
@@ -75,6 +75,15 @@ work-pools: env
 
 deploy: work-pools
 	$(VENV)/bin/prefect --no-prompt deploy --all
+
+# Every GPU path once (bench/gpu_proof.py, about 8 minutes on one H100/H200, nothing fetched):
+# one table and .climb/gpu-proof/gpu-proof.json. On a GPU machine without .venv it uses the
+# system Python; wheels brought in .whl/ (see docs/training.md) are installed first, offline.
+# `make gpu-proof ARGS=--dry-run` runs it on a CPU with tiny shapes.
+GPU_PY ?= $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+gpu-proof:
+	if [ -d .whl ]; then $(GPU_PY) -m pip install -q --no-index --find-links .whl .whl/*.whl; fi
+	$(GPU_PY) bench/gpu_proof.py $(ARGS)
 
 clean:
 	rm -rf .climb
