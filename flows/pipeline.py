@@ -12,7 +12,8 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from climb.pipeline.context import fail_pipeline, finish_pipeline
-from climb.records import RunSummary, StageTimings
+from climb.pipeline.stages import escalation_steps, step_record
+from climb.records import EscalationStep, RunSummary, StageTimings
 from climb.registry.tracking import run_url
 from climb.secrets import install_log_redaction
 from flows.tasks import (
@@ -53,6 +54,17 @@ def leaderboard_pipeline(
         result = evaluate_candidate(ctx, candidate)
         reference = evaluate_reference(ctx, base)
         decision = decide(ctx, result, reference, data)
+        eval_seconds = [result.seconds, reference.seconds]
+        escalation: list[EscalationStep] = []
+        for limit in escalation_steps(ctx, result):  # more documents while inconclusive
+            if decision.outcome != "inconclusive":
+                break
+            t_step = time.perf_counter()
+            result = evaluate_candidate(ctx, candidate, limit, result)
+            reference = evaluate_reference(ctx, base, limit, reference)
+            decision = decide(ctx, result, reference, data)
+            escalation.append(step_record(result, reference, decision, t_step))
+            eval_seconds = [eval_seconds[0] + result.seconds, eval_seconds[1] + reference.seconds]
         release = promote(ctx, candidate, result, reference, decision, data)  # publishes if won
     except BaseException as exc:
         fail_pipeline(ctx, exc)
@@ -66,6 +78,7 @@ def leaderboard_pipeline(
         reference_version=reference.version,
         reference_result=reference.result.compact() if reference.result else None,
         decision=decision,
+        escalation=escalation,
         release=release,
         mlflow_run_url=run_url(mlflow_ui(ctx.tracking_uri), ctx.experiment_id, ctx.parent_run_id),
         prefect_flow_run_url=flow_run.ui_url,
@@ -73,8 +86,8 @@ def leaderboard_pipeline(
             resolve_base_model=base.seconds,
             prepare_data=data.seconds,
             fine_tune=candidate.seconds,
-            evaluate_candidate=result.seconds,
-            evaluate_reference=reference.seconds,
+            evaluate_candidate=eval_seconds[0],
+            evaluate_reference=eval_seconds[1],
         ),
         total_seconds=time.perf_counter() - t0,
     )

@@ -55,15 +55,25 @@ def fine_tune(ctx: RunContext, base: ResolvedModel, data: PreparedData) -> Candi
 
 
 @task(name="evaluate_candidate", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
-def evaluate_candidate(ctx: RunContext, candidate: Candidate) -> EvalResult:
-    """Evaluate the candidate on the suite."""
-    return stages.evaluate_candidate(ctx, candidate, remote_evaluator(ctx))
+def evaluate_candidate(
+    ctx: RunContext,
+    candidate: Candidate,
+    limit: stages.Limit = None,
+    previous: EvalResult | None = None,
+) -> EvalResult:
+    """Evaluate the candidate on the suite (at an escalation step: grown to `limit`)."""
+    return stages.evaluate_candidate(ctx, candidate, remote_evaluator(ctx), limit, previous)
 
 
 @task(name="evaluate_reference", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
-def evaluate_reference(ctx: RunContext, base: ResolvedModel) -> Reference:
+def evaluate_reference(
+    ctx: RunContext,
+    base: ResolvedModel,
+    limit: stages.Limit = None,
+    previous: Reference | None = None,
+) -> Reference:
     """The champion's evaluation (cached when possible), else the base model's."""
-    return stages.evaluate_reference(ctx, base, remote_evaluator(ctx))
+    return stages.evaluate_reference(ctx, base, remote_evaluator(ctx), limit, previous)
 
 
 @task(name="decide", cache_policy=NO_CACHE)
@@ -96,7 +106,9 @@ def remote_evaluator(ctx: RunContext) -> stages.RemoteEval | None:
     if cfg.eval.runner != "deployment":
         return None
 
-    def run(ref: ModelRef, role: stages.Role) -> None:
+    def run(
+        ref: ModelRef, role: stages.Role, limit: int | None, grow_from_limit: int | None
+    ) -> None:
         from prefect.client.schemas.objects import FlowRun
         from prefect.deployments import run_deployment
 
@@ -109,7 +121,8 @@ def remote_evaluator(ctx: RunContext) -> stages.RemoteEval | None:
                 "adapter_path": ref.adapter_path,
                 "role": role,
                 "config_yaml": ctx.config_yaml(),
-                "overrides": ["eval.runner=local"],
+                "overrides": ["eval.runner=local", f"eval.limit={limit or 'null'}"],
+                "grow_from_limit": grow_from_limit,
             },
             timeout=cfg.eval.deployment_timeout_s,
         )

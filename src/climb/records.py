@@ -218,6 +218,9 @@ class EvalResult(SuiteScores):
         description="Per lm-eval leaf task, the scored documents (the suite's metric only)."
     )
     protocol_notes: list[str] = Field(default_factory=list)
+    evaluated_documents: int = Field(
+        default=0, description="Documents scored by this evaluation (0 when read from the cache)."
+    )
     cache_key: str = ""
     cached: bool = False
     compute_seconds: float = 0.0
@@ -244,12 +247,46 @@ class Reference(Record):
         return self.result.seconds
 
 
+class Interval(Record):
+    """A gain (candidate minus reference, points on the suite's scale) and its confidence
+    interval."""
+
+    gain: float
+    low: float
+    high: float
+
+    def label(self) -> str:
+        """`+1.23 [-0.40, +2.86]`."""
+        return f"{self.gain:+.2f} [{self.low:+.2f}, {self.high:+.2f}]"
+
+
+class Comparison(Record):
+    """The paired comparison of two results on the same documents (climb.registry.significance):
+    the gain of every task and of the suite average with their confidence intervals."""
+
+    confidence: float
+    resamples: int
+    seed: int
+    paired_documents: int = Field(description="Documents scored for both models.")
+    unpaired_documents: int = Field(default=0, description="Scored for one model only: unused.")
+    average: Interval
+    tasks: dict[str, Interval]
+
+
+Outcome = Literal["better", "not_better", "inconclusive", "blocked", "first"]
+
+
 class Decision(Record):
-    """Whether to promote, against what, and why (each reason a sentence with its numbers)."""
+    """Whether to promote, against what, and why (each reason a sentence with its numbers).
+
+    outcome: better (promoted), not_better, inconclusive (the gain's interval straddles the
+    bar), blocked (a rule other than the scores refused it), first (no reference at all)."""
 
     promote: bool
+    outcome: Outcome
     reference: Literal["champion", "base", "none"]
     delta: float | None = None
+    comparison: Comparison | None = None
     reasons: list[str] = Field(default_factory=list)
 
 
@@ -274,6 +311,17 @@ class Release(Record):
     promoted: bool
     reason: str
     publish: PublishResult
+
+
+class EscalationStep(Record):
+    """One escalation step: both models evaluated at a larger limit because the decision before
+    it was inconclusive; what it cost and what it decided."""
+
+    limit: int | None
+    candidate_documents: int = Field(description="Documents the candidate was scored on now.")
+    reference_documents: int = Field(description="Documents the reference was scored on now.")
+    seconds: float
+    outcome: Outcome
 
 
 class StageTimings(Record):
@@ -302,6 +350,7 @@ class RunSummary(Record):
     reference_version: str | None = None
     reference_result: SuiteScores | None = None
     decision: Decision
+    escalation: list[EscalationStep] = Field(default_factory=list)
     release: Release
     mlflow_run_url: str
     prefect_flow_run_url: str | None = None

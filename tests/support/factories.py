@@ -166,6 +166,7 @@ def run_summary(
         reference_result=reference_result,
         decision=Decision(
             promote=promoted,
+            outcome="better" if promoted else "not_better",
             reference=reference_kind,  # type: ignore[arg-type]
             delta=delta,
             reasons=reasons or ["why"],

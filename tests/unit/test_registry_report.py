@@ -37,7 +37,7 @@ SUMMARY = run_summary(
 def test_markdown_has_per_task_table_with_stderr_decision_and_links() -> None:
     md = decision_markdown(SUMMARY)
     assert md.startswith("# demo: **promoted to champion**")
-    assert "| task | champion v3 | candidate | delta | documents |" in md
+    assert "| task | champion v3 | candidate | gain | documents |" in md
     assert "| arc_challenge | 44.00 ± 5.00 | 50.00 ± 5.00 | +6.00 | 2 |" in md
     assert "| **average** | 42.00 ± 3.54 | 45.00 ± 3.54 | +3.00 | 4 |" in md
     assert "± is one standard error" in md

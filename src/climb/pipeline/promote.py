@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from climb.config import ExperimentConfig
+from climb.evaluate.runner import cached_result
+from climb.evaluate.suites import load_suite
 from climb.pipeline.context import RunContext, stage_run
 from climb.pipeline.plots import history_chart, scores_chart
 from climb.publish.repo import assemble, publish_weights
@@ -22,6 +24,7 @@ from climb.records import (
     Candidate,
     Decision,
     EvalResult,
+    ModelRef,
     PreparedData,
     PublishResult,
     Reference,
@@ -100,14 +103,23 @@ def promote_candidate(
         promoted=False, version=version, previous=reference.version, reason=reasons
     )
     if decision.promote:
+        suite = load_suite(cfg.eval.suite)
+        measured = cfg.eval.model_copy(update={"limit": result.limit})
 
         def accept(current: versions.RegisteredVersion | None) -> tuple[bool, str]:
+            evaluation = None
+            if current is not None and current.version != reference.version:
+                ref = ModelRef(
+                    path="", name=f"{name} v{current.version}", digest=current.weights_digest
+                )
+                evaluation = cached_result(ref, measured, ctx.state)
             return recheck(
                 result,
                 reference.version,
                 current.version if current else None,
-                current.scores if current else None,
+                evaluation,
                 cfg.promotion,
+                suite,
                 data.clean,
             )
 

@@ -16,14 +16,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from climb.config import EvalConfig
 from climb.data import prepare as data_prep
 from climb.evaluate.runner import cached_result, evaluate_model
+from climb.evaluate.suites import load_suite
 from climb.launch.dispatch import launch
 from climb.models import resolve_model, weights_digest
 from climb.pipeline.context import RunContext, stage_run
 from climb.records import (
     Candidate,
     Decision,
+    EscalationStep,
     EvalResult,
     ModelRef,
     PreparedData,
@@ -40,7 +43,8 @@ from climb.train.spec import TrainSpec
 log = logging.getLogger(__name__)
 
 Role = Literal["candidate", "base", "champion"]
-RemoteEval = Callable[[ModelRef, Role], None]
+# remote(ref, role, limit, grow_from_limit): evaluate elsewhere, leave the result in the cache.
+RemoteEval = Callable[[ModelRef, Role, int | None, int | None], None]
 
 
 def resolve_base_model(ctx: RunContext) -> ResolvedModel:
@@ -154,96 +158,172 @@ def fine_tune(ctx: RunContext, base: ResolvedModel, data: PreparedData) -> Candi
     )
 
 
+Limit = int | Literal["full"] | None  # None: the config's eval.limit; "full": every document
+
+
+def eval_config(ctx: RunContext, limit: Limit = None) -> EvalConfig:
+    """The run's eval settings, at another limit for an escalation step."""
+    if limit is None:
+        return ctx.config.eval
+    return ctx.config.eval.model_copy(update={"limit": None if limit == "full" else limit})
+
+
 def evaluate(
     ctx: RunContext,
     ref: ModelRef,
     role: Role,
     remote: RemoteEval | None = None,
     fetch: Callable[[], ModelRef] | None = None,
+    limit: Limit = None,
+    grow_from: EvalResult | None = None,
 ) -> EvalResult:
     """Evaluate a model on the suite, with the cache, in the stage run of its role
     (`evaluate_candidate`, else `evaluate_reference`); return the EvalResult.
 
     `fetch()`, when given, is called only on a cache miss and returns the ref with its weights
-    in place (a champion's are downloaded from the registry then). `remote(ref, role)`, when
-    given, evaluates elsewhere (the eval deployment on a GPU pod) and must leave the result in
-    the shared cache, from which it is read here.
+    in place (a champion's are downloaded from the registry then). `remote(ref, role, limit,
+    grow_from_limit)`, when given, evaluates elsewhere (the eval deployment on a GPU pod) and
+    must leave the result in the shared cache, from which it is read here. `limit` evaluates at
+    an escalation step's limit; `grow_from` (the same model at a smaller limit) is reused: only
+    the documents it lacks are scored.
     """
-    cfg = ctx.config
+    settings = eval_config(ctx, limit)
     stage = "evaluate_candidate" if role == "candidate" else "evaluate_reference"
     with stage_run(ctx, stage) as run_id:
-        out_dir = Path(ctx.run_dir) / f"eval-{role}"
-        result = cached_result(ref, cfg.eval, ctx.state)
+        out_dir = Path(ctx.run_dir) / f"eval-{role}" / f"limit-{settings.limit or 'full'}"
+        result = cached_result(ref, settings, ctx.state)
         if result is None:
             ref = fetch() if fetch is not None else ref
             if remote is not None:
-                remote(ref, role)
+                remote(ref, role, settings.limit, grow_from.limit if grow_from else None)
             result = evaluate_model(
                 ref,
-                cfg.eval,
+                settings,
                 ctx.state,
                 out_dir,
                 use_cache=remote is not None,
                 cache_only=bool(remote),
+                grow_from=grow_from,
             )
-        client = ctx.client()
-        metrics = {f"score/{k}": result.points(k) for k in result.tasks}
-        metrics |= {
-            f"stderr/{k}": se for k in result.tasks if (se := result.stderr_points(k)) is not None
-        }
-        metrics["average"] = result.average
-        if (avg_se := result.average_stderr()) is not None:
-            metrics["average_stderr"] = avg_se
-        metrics["documents"] = result.documents_scored
-        tracking.log_flat(
-            client,
-            run_id,
-            metrics=metrics,
-            tags={
-                T.ROLE: role,
-                T.WEIGHTS_DIGEST: ref.digest,
-                T.CACHED: result.cached,
-                T.DATA_SOURCE: result.data_source,
-                T.DEVIATIONS: "; ".join(result.deviations),
-            },
-        )
-        if out_dir.is_dir():
-            tracking.log_artifacts(client, run_id, out_dir, "eval")
+        if grow_from is not None:
+            log.info(
+                "escalation: %s at limit %s scored %d more documents (%d reused) in %.1fs",
+                role,
+                settings.limit or "full",
+                result.evaluated_documents,
+                grow_from.documents_scored,
+                result.seconds,
+            )
+        _log_evaluation(ctx, run_id, role, ref, result, out_dir)
     return result
 
 
+def _log_evaluation(
+    ctx: RunContext, run_id: str, role: Role, ref: ModelRef, result: EvalResult, out_dir: Path
+) -> None:
+    """Scores (suite scale) with standard errors, documents, and the evaluation's files."""
+    client = ctx.client()
+    metrics = {f"score/{k}": result.points(k) for k in result.tasks}
+    metrics |= {
+        f"stderr/{k}": se for k in result.tasks if (se := result.stderr_points(k)) is not None
+    }
+    metrics["average"] = result.average
+    if (avg_se := result.average_stderr()) is not None:
+        metrics["average_stderr"] = avg_se
+    metrics["documents"] = result.documents_scored
+    metrics["evaluated_documents"] = result.evaluated_documents
+    metrics["limit"] = float(result.limit or 0)
+    tracking.log_flat(
+        client,
+        run_id,
+        metrics=metrics,
+        tags={
+            T.ROLE: role,
+            T.WEIGHTS_DIGEST: ref.digest,
+            T.CACHED: result.cached,
+            T.DATA_SOURCE: result.data_source,
+            T.DEVIATIONS: "; ".join(result.deviations),
+        },
+    )
+    if out_dir.is_dir():
+        tracking.log_artifacts(client, run_id, out_dir, "eval")
+
+
 def evaluate_candidate(
-    ctx: RunContext, candidate: Candidate, remote: RemoteEval | None = None
+    ctx: RunContext,
+    candidate: Candidate,
+    remote: RemoteEval | None = None,
+    limit: Limit = None,
+    previous: EvalResult | None = None,
 ) -> EvalResult:
-    """Evaluate the trained candidate on the suite; return its EvalResult."""
-    return evaluate(ctx, candidate.model_ref(), "candidate", remote)
+    """Evaluate the trained candidate on the suite (at an escalation step's `limit`, growing
+    its `previous` result); return its EvalResult."""
+    return evaluate(
+        ctx, candidate.model_ref(), "candidate", remote, limit=limit, grow_from=previous
+    )
 
 
 def evaluate_reference(
-    ctx: RunContext, base: ResolvedModel, remote: RemoteEval | None = None
+    ctx: RunContext,
+    base: ResolvedModel,
+    remote: RemoteEval | None = None,
+    limit: Limit = None,
+    previous: Reference | None = None,
 ) -> Reference:
     """Return what the candidate must beat, evaluated the way this run measures: the champion
     (from the evaluation cache by its weights digest, else its weights are downloaded from the
-    registry and evaluated), or, with no champion yet, the base model."""
+    registry and evaluated), or, with no champion yet, the base model. At an escalation step,
+    the same reference as `previous`, grown to `limit`."""
     cfg = ctx.config
+    grow = previous.result if previous is not None else None
+    if previous is not None and previous.kind == "base":
+        ref = ModelRef(path=base.path, name=base.name, digest=base.digest)
+        return Reference(kind="base", result=evaluate(ctx, ref, "base", remote, None, limit, grow))
     champ = versions.get_champion(ctx.client(), cfg.promotion.registered_model)
+    if previous is not None and previous.kind == "champion" and previous.version:
+        champ = versions.get_version(ctx.client(), cfg.promotion.registered_model, previous.version)
     if champ is None:
         ref = ModelRef(path=base.path, name=base.name, digest=base.digest)
-        return Reference(kind="base", result=evaluate(ctx, ref, "base", remote))
+        return Reference(kind="base", result=evaluate(ctx, ref, "base", remote, None, limit))
+    found = champ
     name = f"{cfg.promotion.registered_model}@champion"
-    lookup = ModelRef(path="", name=name, digest=champ.weights_digest)
+    lookup = ModelRef(path="", name=name, digest=found.weights_digest)
 
     def fetch() -> ModelRef:
-        log.info("champion v%s: no cached evaluation measured this way; evaluating", champ.version)
-        weights = tracking.download(ctx.client(), champ.source, Path(ctx.run_dir) / "champion")
-        if champ.method == "full":
+        log.info("champion v%s: no cached evaluation measured this way; evaluating", found.version)
+        weights = tracking.download(ctx.client(), found.source, Path(ctx.run_dir) / "champion")
+        if found.method == "full":
             return lookup.model_copy(update={"path": weights})
-        base_uri = champ.tags.get(T.BASE_MODEL_URI, cfg.model.base)
+        base_uri = found.tags.get(T.BASE_MODEL_URI, cfg.model.base)
         champ_base = resolve_model(base_uri, ctx.state)
         return lookup.model_copy(update={"path": champ_base.path, "adapter_path": weights})
 
-    result = evaluate(ctx, lookup, "champion", remote, fetch)
-    return Reference(kind="champion", version=champ.version, result=result)
+    result = evaluate(ctx, lookup, "champion", remote, fetch, limit, grow)
+    return Reference(kind="champion", version=found.version, result=result)
+
+
+def step_record(
+    result: EvalResult, reference: Reference, decision: Decision, started: float
+) -> EscalationStep:
+    """What one escalation step cost (documents scored now, wall seconds since `started`) and
+    what it decided."""
+    ref = reference.result
+    return EscalationStep(
+        limit=result.limit,
+        candidate_documents=result.evaluated_documents,
+        reference_documents=ref.evaluated_documents if ref else 0,
+        seconds=time.perf_counter() - started,
+        outcome=decision.outcome,
+    )
+
+
+def escalation_steps(ctx: RunContext, result: EvalResult) -> list[Limit]:
+    """The escalation limits still above the limit `result` was measured at (in order)."""
+    steps: list[Limit] = []
+    for step in ctx.config.escalation():
+        if result.limit is not None and (step is None or step > result.limit):
+            steps.append("full" if step is None else step)
+    return steps
 
 
 def decide(
@@ -256,19 +336,29 @@ def decide(
         result,
         ref_scores,
         ctx.config.promotion,
+        load_suite(ctx.config.eval.suite),
         reference_kind="champion" if reference.kind == "champion" else "base",
         contamination_clean=data.clean,
     )
+    metrics = {
+        "candidate/average": result.average,
+        "reference/average": ref_scores.average if ref_scores else float("nan"),
+        "decision/promote": float(decision.promote),
+        "decision/limit": float(result.limit or 0),
+    }
+    if decision.comparison is not None:
+        c = decision.comparison
+        metrics |= {"gain/average": c.average.gain, "gain/average_low": c.average.low}
+        metrics |= {"gain/average_high": c.average.high, "gain/documents": c.paired_documents}
+        for task, iv in c.tasks.items():
+            metrics |= {f"gain/{task}": iv.gain, f"gain/{task}_low": iv.low}
+            metrics[f"gain/{task}_high"] = iv.high
     tracking.log_flat(
         ctx.client(),
         ctx.parent_run_id,
-        metrics={
-            "candidate/average": result.average,
-            "reference/average": ref_scores.average if ref_scores else float("nan"),
-            "decision/promote": float(decision.promote),
-        },
+        metrics=metrics,
         tags={
-            T.DECISION: "promote" if decision.promote else "keep",
+            T.DECISION: decision.outcome,
             T.DECISION_REASONS: " | ".join(decision.reasons),
             T.REFERENCE: reference.label,
         },

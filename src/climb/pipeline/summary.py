@@ -7,7 +7,7 @@ the Prefect artifact.
 
 from __future__ import annotations
 
-from climb.records import RunSummary, SuiteScores
+from climb.records import Comparison, RunSummary, SuiteScores
 
 
 def _pm(value: float | None, se: float | None) -> str:
@@ -16,18 +16,27 @@ def _pm(value: float | None, se: float | None) -> str:
     return f"{value:.2f} ± {se:.2f}" if se is not None else f"{value:.2f} ± ?"
 
 
+def _gain(name: str, r: float | None, c: float, comparison: Comparison | None) -> str:
+    """The gain cell: `+1.23 [-0.40, +2.86]` with the paired interval, else the plain delta."""
+    if comparison is not None:
+        iv = comparison.average if name == "average" else comparison.tasks.get(name)
+        if iv is not None:
+            return iv.label()
+    return "-" if r is None else f"{c - r:+.2f}"
+
+
 def _rows(
-    reference: SuiteScores | None, candidate: SuiteScores
+    reference: SuiteScores | None, candidate: SuiteScores, comparison: Comparison | None = None
 ) -> list[tuple[str, str, str, str, str]]:
-    """(task, reference, candidate, delta, documents) cells, the average last."""
+    """(task, reference, candidate, gain, documents) cells, the average last."""
     rows = []
     for name, t in candidate.tasks.items():
         has_ref = reference is not None and name in reference.tasks
         r = reference.points(name) if reference is not None and has_ref else None
         r_se = reference.stderr_points(name) if reference is not None and has_ref else None
         c = candidate.points(name)
-        delta = "-" if r is None else f"{c - r:+.2f}"
-        rows.append((name, _pm(r, r_se), _pm(c, candidate.stderr_points(name)), delta, str(t.n)))
+        cells = (_pm(r, r_se), _pm(c, candidate.stderr_points(name)))
+        rows.append((name, *cells, _gain(name, r, c, comparison), str(t.n)))
     r_avg = reference.average if reference is not None else None
     r_avg_se = reference.average_stderr() if reference is not None else None
     rows.append(
@@ -35,20 +44,38 @@ def _rows(
             "average",
             _pm(r_avg, r_avg_se),
             _pm(candidate.average, candidate.average_stderr()),
-            "-" if r_avg is None else f"{candidate.average - r_avg:+.2f}",
+            _gain("average", r_avg, candidate.average, comparison),
             str(candidate.documents_scored),
         )
     )
     return rows
 
 
-def score_table(reference: SuiteScores | None, candidate: SuiteScores, ref_label: str) -> list[str]:
+def _legend(scale: float, comparison: Comparison | None) -> str:
+    text = f"scores 0-{scale:g}; ± is one standard error"
+    if comparison is None:
+        return text
+    return (
+        f"{text}; gain [low, high] is the {100 * comparison.confidence:g}% interval of a paired "
+        f"bootstrap over {comparison.paired_documents} documents ({comparison.resamples} "
+        "resamples)"
+    )
+
+
+def score_table(
+    reference: SuiteScores | None,
+    candidate: SuiteScores,
+    ref_label: str,
+    comparison: Comparison | None = None,
+) -> list[str]:
     """Return the lines of a per-task table of reference vs candidate: scores on the suite's
-    scale with ± their standard error, the difference, and the documents each score rests on."""
-    lines = [f"{'task':<18} {ref_label[:16]:>16} {'candidate':>16} {'delta':>8} {'docs':>6}"]
-    for name, ref, cand, delta, n in _rows(reference, candidate):
-        lines.append(f"{name:<18} {ref:>16} {cand:>16} {delta:>8} {n:>6}")
-    lines.append(f"(scores 0-{candidate.scale:g}; ± is one standard error)")
+    scale with ± their standard error, the gain (with its paired confidence interval when a
+    comparison is given), and the documents each score rests on."""
+    width = 24 if comparison is not None else 8
+    lines = [f"{'task':<18} {ref_label[:16]:>16} {'candidate':>16} {'gain':>{width}} {'docs':>6}"]
+    for name, ref, cand, gain, n in _rows(reference, candidate, comparison):
+        lines.append(f"{name:<18} {ref:>16} {cand:>16} {gain:>{width}} {n:>6}")
+    lines.append(f"({_legend(candidate.scale, comparison)})")
     return lines
 
 
@@ -60,11 +87,18 @@ def render_summary(summary: RunSummary) -> str:
     """Return the human-readable summary printed at the end of `climb run`."""
     cand = summary.candidate_result
     out = ["", "=" * 72, f"climb run {summary.name}: {summary.status}", "=" * 72]
-    out += score_table(summary.reference_result, cand, summary.reference_label)
+    decision = summary.decision
+    out += score_table(summary.reference_result, cand, summary.reference_label, decision.comparison)
     if cand.deviations:
         out.append("deviations: " + "; ".join(cand.deviations))
-    decision = summary.decision
-    out += ["", f"decision: {_verdict(summary)}"] + [f"  - {r}" for r in decision.reasons]
+    for step in summary.escalation:
+        out.append(
+            f"escalated to limit {step.limit or 'full'}: scored {step.candidate_documents} more "
+            f"candidate and {step.reference_documents} more reference documents in "
+            f"{step.seconds:.1f}s -> {step.outcome}"
+        )
+    out += ["", f"decision: {_verdict(summary)} ({decision.outcome.replace('_', ' ')})"]
+    out += [f"  - {r}" for r in decision.reasons]
     why = summary.release.reason
     if why and decision.promote and why not in decision.reasons:
         out.append(f"  - at promotion time (under the lock): {why}")
@@ -91,22 +125,25 @@ def decision_markdown(summary: RunSummary) -> str:
     cand = summary.candidate_result
     rel = summary.release
     verdict = "**promoted to champion**" if rel.promoted else "**not promoted**"
+    comparison = summary.decision.comparison
+    outcome = summary.decision.outcome.replace("_", " ")
     lines = [
-        f"# {summary.name}: {verdict}",
+        f"# {summary.name}: {verdict} ({outcome})",
         "",
-        f"| task | {summary.reference_label} | candidate | delta | documents |",
+        f"| task | {summary.reference_label} | candidate | gain | documents |",
         "|---|---:|---:|---:|---:|",
     ]
-    for name, ref, c, delta, n in _rows(summary.reference_result, cand):
+    for name, ref, c, gain, n in _rows(summary.reference_result, cand, comparison):
         label = "**average**" if name == "average" else name
-        lines.append(f"| {label} | {ref} | {c} | {delta} | {n} |")
-    lines += [
-        "",
-        f"Scores on a 0-{cand.scale:g} scale; ± is one standard error.",
-        "",
-        "## Decision",
-        "",
-    ]
+        lines.append(f"| {label} | {ref} | {c} | {gain} | {n} |")
+    legend = _legend(cand.scale, comparison)
+    lines += ["", legend[0].upper() + legend[1:] + "."]
+    for step in summary.escalation:
+        lines.append(
+            f"- escalated to limit {step.limit or 'full'}: {step.candidate_documents} + "
+            f"{step.reference_documents} documents scored in {step.seconds:.1f}s, {step.outcome}"
+        )
+    lines += ["", "## Decision", ""]
     lines += [f"- {r}" for r in summary.decision.reasons] or ["- (no decision recorded)"]
     if rel.reason and summary.decision.promote and rel.reason not in summary.decision.reasons:
         lines.append(f"- at promotion time (under the lock): {rel.reason}")
