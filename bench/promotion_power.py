@@ -168,6 +168,11 @@ def subset(result: Any, suite: Any, picks: dict[str, np.ndarray]) -> Any:
     return part.model_copy(update={"tasks": tasks, "average": average})
 
 
+def share(fraction: float, docs: list[Any]) -> int:
+    """Documents a trial draws from a leaf's pool: the fraction, at least one."""
+    return min(len(docs), max(1, round(fraction * len(docs))))
+
+
 def trials(
     cand: Any, ref: Any, suite: Any, fraction: float, n: int, resamples: int, seed: int
 ) -> dict[str, float]:
@@ -181,8 +186,7 @@ def trials(
     for t in range(n):
         picks = {}
         for leaf, docs in cand.documents.items():
-            k = max(2, round(fraction * len(docs)))
-            picks[leaf] = np.sort(rng.choice(len(docs), size=k, replace=False))
+            picks[leaf] = np.sort(rng.choice(len(docs), size=share(fraction, docs), replace=False))
         c, r = subset(cand, suite, picks), subset(ref, suite, picks)
         policy = PromotionConfig(registered_model="bench", resamples=resamples, seed=seed + t)
         d = decide(c, r, policy, suite)
@@ -198,7 +202,7 @@ def paired_se(cand: Any, ref: Any, suite: Any, fraction: float) -> float:
 
     rng = np.random.default_rng(0)
     picks = {
-        leaf: np.sort(rng.choice(len(d), size=max(2, round(fraction * len(d))), replace=False))
+        leaf: np.sort(rng.choice(len(d), size=share(fraction, d), replace=False))
         for leaf, d in cand.documents.items()
     }
     c = compare(subset(cand, suite, picks), subset(ref, suite, picks), suite, confidence=0.6827)
@@ -286,9 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(
             {
                 "fraction": f,
-                "documents": sum(
-                    max(2, round(f * len(d))) for d in results[better].documents.values()
-                ),
+                "documents": sum(share(f, d) for d in results[better].documents.values()),
                 "null_old": float(np.mean([x["old_rule"] for x in null])),
                 "null_new": float(np.mean([x["new_rule"] for x in null])),
                 "real_old": real["old_rule"],
