@@ -1,7 +1,9 @@
-"""A suite that cannot run says why in one line: a member whose data the mirror lacks (named with
-its Hub dataset and the ways to get it or, for an optional member, to leave it out), a member that
-names no lm-eval task, a suite file that does not match the schema. The Korean suite counts only
-the members whose data is public and mirrored (KoBEST, KMMLU); HAE-RAE and CLIcK are optional.
+"""The Korean suite (config/suites/ko-public.yaml): it counts KoBEST and KMMLU, each aggregated
+as lm-eval's group of the same name aggregates it (checked with lm-eval's own aggregation
+function and group YAMLs, on the real test-split sizes); HAE-RAE and CLIcK are optional. A suite
+that cannot run says why in one line: a member whose data the mirror lacks (named with its Hub
+dataset and the ways to get it or, for an optional member, to leave it out), a member that names
+no lm-eval task, a suite file that does not match the schema.
 """
 
 from __future__ import annotations
@@ -49,6 +51,53 @@ def test_the_korean_suite_counts_kobest_and_kmmlu_and_haerae_click_only_on_reque
     assert (by_name["kmmlu"].metric, by_name["kmmlu"].num_fewshot) == ("acc", 5)
     # each member aggregates as lm-eval's group of the same name (weight_by_size)
     assert {t.aggregate for t in suite.tasks} == {"size_weighted"}
+
+
+def group_score(tm, group: str, metric: str, leaf_scores: dict, sizes: dict) -> float:
+    """lm-eval's score of `group`: its group YAML's aggregation (weight_by_size or not) applied
+    with lm-eval's `aggregate_subtask_metrics`, through nested groups as lm-eval does."""
+    from lm_eval.api.metrics import aggregate_subtask_metrics
+    from lm_eval.tasks._index import Kind
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    from climb.evaluate.tasks import leaf_tasks
+
+    cfg = load_yaml(tm.task_index[group].yaml_path, resolve_func=False, recursive=True)
+    (rule,) = [m for m in cfg["aggregate_metric_list"] if m["metric"] == metric]
+    values, weights = [], []
+    for child in cfg["task"]:
+        if tm.task_index[child].kind == Kind.GROUP:
+            values.append(group_score(tm, child, metric, leaf_scores, sizes))
+            weights.append(sum(sizes[leaf] for leaf in leaf_tasks(tm, child)))
+        else:
+            for leaf in leaf_tasks(tm, child):
+                values.append(leaf_scores[leaf])
+                weights.append(sizes[leaf])
+    return float(aggregate_subtask_metrics(values, weights, rule.get("weight_by_size", False)))
+
+
+@pytest.mark.parametrize("member", ["kobest", "kmmlu", "haerae", "click"])
+def test_each_member_is_scored_as_lm_evals_group(korean_tm, member) -> None:
+    from climb.evaluate.scoring import score_suite
+    from climb.evaluate.tasks import leaf_tasks
+
+    suite = members(member)
+    (st,) = suite.tasks
+    leaves = leaf_tasks(korean_tm, st.task)
+    assert len(leaves) == {"kobest": 5, "kmmlu": 45, "haerae": 5, "click": 11}[member]
+    real = {"kobest_boolq": 1404, "kobest_copa": 1000, "kobest_hellaswag": 500}
+    real |= {"kobest_sentineg": 397, "kobest_wic": 1260}  # KoBEST test splits
+    sizes = {leaf: real.get(leaf, 100 + 37 * i) for i, leaf in enumerate(leaves)}
+    scores = {leaf: 0.2 + 0.6 * ((7 * i) % 11) / 10 for i, leaf in enumerate(leaves)}
+    out = {
+        "results": {leaf: {f"{st.metric},none": v} for leaf, v in scores.items()},
+        "n-samples": {leaf: {"effective": n, "original": n} for leaf, n in sizes.items()},
+    }
+    tasks, average = score_suite(suite, {member: leaves}, out)
+    expected = group_score(korean_tm, st.task, st.metric, scores, sizes)
+    assert tasks[member]["score"] == pytest.approx(expected, abs=1e-12)
+    assert tasks[member]["score"] != pytest.approx(sum(scores.values()) / len(scores), abs=1e-4)
+    assert average == pytest.approx(100 * expected)
 
 
 def test_missing_optional_data_names_the_dataset_and_the_ways_out(korean_tm, tmp_path) -> None:
