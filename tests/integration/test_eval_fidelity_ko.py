@@ -149,9 +149,11 @@ def test_prompts_equal_lm_evals_own_tasks(plan, own_tm, benchmarks_ko, tmp_path)
 @pytest.fixture(scope="module")
 def loaded(smollm2):
     """(model, tokenizer) of the real SmolLM2, fp32 on CPU."""
-    from climb.evaluate.runner import ModelRef, load_for_eval
+    from climb.evaluate.runner import load_for_eval
+    from climb.records import ModelRef
 
-    return load_for_eval(ModelRef(smollm2.path, smollm2.name, smollm2.digest), "cpu")
+    ref = ModelRef(path=smollm2.path, name=smollm2.name, digest=smollm2.digest)
+    return load_for_eval(ref, "cpu")
 
 
 @pytest.mark.slow
@@ -199,9 +201,9 @@ def test_climb_scores_equal_lm_evals_own_run(plan, own_tm, benchmarks_ko, loaded
     res, n = theirs["results"], theirs["n-samples"]
     kobest = own_group_score(own_tm, "kobest", "f1", {t: res[t] for t in kobest_scored}, n)
     kmmlu = own_group_score(own_tm, "kmmlu", "acc", {t: res[t] for t in KMMLU}, n)
-    assert tasks["kobest"]["score"] == pytest.approx(kobest, abs=1e-12)
-    assert tasks["kmmlu"]["score"] == pytest.approx(kmmlu, abs=1e-12)
-    assert tasks["kobest"]["n"] == 3 * SCORE_DOCS and tasks["kmmlu"]["n"] == 2 * SCORE_DOCS
+    assert tasks["kobest"].score == pytest.approx(kobest, abs=1e-12)
+    assert tasks["kmmlu"].score == pytest.approx(kmmlu, abs=1e-12)
+    assert tasks["kobest"].n == 3 * SCORE_DOCS and tasks["kmmlu"].n == 2 * SCORE_DOCS
     assert average == pytest.approx(50 * (kobest + kmmlu))
 
 
@@ -219,7 +221,7 @@ def test_climb_eval_prints_kobest_and_kmmlu(tiny_model, benchmarks_ko, tmp_path)
         assert 0.0 <= float(rows[name][2]) <= 100.0, result.output
     assert "haerae" not in rows and "click" not in rows
     assert "not run (optional, not in the average): haerae, click" in result.output
-    assert f"suite ko-public v2, data mirror:{benchmarks_ko}, limit 1" in result.output
+    assert f"ko-public v2, lm-eval-0.4, limit 1, mirror:{benchmarks_ko}" in result.output
 
 
 def test_climb_eval_without_the_optional_data_is_one_line(tiny_model, benchmarks_ko, tmp_path):

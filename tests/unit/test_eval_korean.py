@@ -95,8 +95,8 @@ def test_each_member_is_scored_as_lm_evals_group(korean_tm, member) -> None:
     }
     tasks, average = score_suite(suite, {member: leaves}, out)
     expected = group_score(korean_tm, st.task, st.metric, scores, sizes)
-    assert tasks[member]["score"] == pytest.approx(expected, abs=1e-12)
-    assert tasks[member]["score"] != pytest.approx(sum(scores.values()) / len(scores), abs=1e-4)
+    assert tasks[member].score == pytest.approx(expected, abs=1e-12)
+    assert tasks[member].score != pytest.approx(sum(scores.values()) / len(scores), abs=1e-4)
     assert average == pytest.approx(100 * expected)
 
 
