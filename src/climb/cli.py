@@ -73,25 +73,80 @@ def config_validate(configs: Annotated[list[Path], typer.Argument()]) -> None:
 @app.command("eval")
 def eval_model(
     model: Annotated[str, typer.Argument(help="Model folder, Hub id or pypi-gguf://")],
-    suite: Annotated[str, typer.Option(help="Suite name (config/suites)")] = "open-llm-v1",
+    suite: Annotated[
+        str, typer.Option(help="Suite name (config/suites) or suite YAML path")
+    ] = "open-llm-v1",
     limit: Annotated[int | None, typer.Option(help="Documents per task")] = None,
     data_dir: Annotated[str | None, typer.Option(help="Mirror folder or `hub`")] = None,
+    include_optional: Annotated[
+        bool, typer.Option(help="Also run the suite's optional members (counted in the average)")
+    ] = False,
     adapter: Annotated[str | None, typer.Option(help="LoRA adapter folder")] = None,
     batch_size: int = 8,
     state_dir: str = ".climb",
     no_cache: bool = False,
     out: Annotated[Path | None, typer.Option(help="Output folder")] = None,
+    traceback: Annotated[
+        bool, typer.Option("--traceback", help="Show the Python traceback of a failure")
+    ] = False,
 ) -> None:
-    """Evaluate one model on a suite and print the table (results cached by weights digest)."""
+    """Evaluate one model on a suite and print the table (results cached by weights digest).
+
+    A failure (unknown suite, data the mirror lacks, a model that cannot be loaded, ...) is one
+    line on stderr and exit code 2 (bad input) or 1 (the evaluation itself failed).
+    """
     from climb.config import EvalConfig
-    from climb.evaluate.runner import evaluate_model
-    from climb.models import resolve_model, weights_digest
     from climb.pipeline.summary import score_table
-    from climb.records import ModelRef
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    state = StateDir.at(state_dir)
-    cfg = EvalConfig(suite=suite, limit=limit, data_dir=data_dir, batch_size=batch_size)
+    try:
+        cfg = EvalConfig(
+            suite=suite,
+            limit=limit,
+            data_dir=data_dir,
+            batch_size=batch_size,
+            include_optional=include_optional,
+        )
+        result, skipped = run_eval(model, cfg, adapter, StateDir.at(state_dir), no_cache, out)
+    except Exception as exc:
+        if traceback:
+            raise
+        code, message = eval_failure(exc)
+        fail(message, code)
+        return
+    typer.echo("\n".join(score_table(None, result, "-")))
+    typer.echo(
+        f"{result.measurement.label()}, {'cached' if result.cached else 'evaluated'} in "
+        f"{result.seconds:.1f}s"
+    )
+    if skipped:
+        typer.echo(
+            f"not run (optional, not in the average): {', '.join(skipped)}; "
+            "--include-optional runs them"
+        )
+    for d in result.deviations:
+        typer.echo(f"deviation: {d}")
+
+
+def run_eval(
+    model: str,
+    cfg: Any,
+    adapter: str | None,
+    state: StateDir,
+    no_cache: bool,
+    out: Path | None,
+) -> tuple[Any, list[str]]:
+    """Evaluate a model as `climb eval` asks: takes the model (folder, Hub id, pypi-gguf://), the
+    EvalConfig, an optional LoRA adapter, the state folder, whether to bypass the cache and the
+    output folder; returns (the EvalResult, the names of the optional members left out). Raises
+    the evaluation's own errors (see `eval_failure`)."""
+    from climb.evaluate.runner import evaluate_model
+    from climb.evaluate.suites import load_suite
+    from climb.models import resolve_model, weights_digest
+    from climb.records import ModelRef
+
+    suite = load_suite(cfg.suite)  # a bad suite fails before the model is loaded
+    skipped = [t.name for t in suite.tasks if t.optional and not cfg.include_optional]
     resolved = resolve_model(model, state)
     digest = resolved.digest
     if adapter:
@@ -102,13 +157,32 @@ def eval_model(
     result = evaluate_model(
         ref, cfg, state, out or state.root / "eval" / digest[:12], use_cache=not no_cache
     )
-    typer.echo("\n".join(score_table(None, result, "-")))
-    typer.echo(
-        f"{result.measurement.label()}, {'cached' if result.cached else 'evaluated'} in "
-        f"{result.seconds:.1f}s"
-    )
-    for d in result.deviations:
-        typer.echo(f"deviation: {d}")
+    return result, skipped
+
+
+def eval_failure(exc: Exception) -> tuple[int, str]:
+    """Return (exit code, one-line message) for an exception raised while `climb eval` runs: 2
+    for bad input (options, suite, mirror data, model), 1 for an evaluation that failed."""
+    from pydantic import ValidationError
+
+    from climb.evaluate.mirror import MirrorError
+    from climb.evaluate.runner import EvalCacheMiss
+    from climb.evaluate.scoring import ScoringError
+    from climb.evaluate.suites import SuiteError
+    from climb.models import ModelError
+
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(
+            f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}" if err["loc"] else err["msg"]
+            for err in exc.errors()
+        )
+        return 2, f"invalid option: {problems}"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, SuiteError | MirrorError | ModelError | FileNotFoundError):
+        return 2, text
+    if isinstance(exc, ScoringError | EvalCacheMiss):
+        return 1, text
+    return 1, f"evaluation failed ({type(exc).__name__}): {text} (--traceback shows where)"
 
 
 @app.command("data")
