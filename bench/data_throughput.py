@@ -112,7 +112,7 @@ def throughput(args: argparse.Namespace, model: str, tmp: Path) -> None:
                 data = climb_prepare(src, model, nproc, state, args.benchmarks, name == "bare")
                 r = data.report
                 digests[name].add(data.digest)
-                note = f"kept {r['examples']}, dropped {r['skipped']}, digest {data.digest[:12]}"
+                note = f"kept {r.examples}, dropped {r.skipped}, digest {data.digest[:12]}"
             seconds = time.perf_counter() - start
             table.append((name, nproc, seconds, note))
             print(
@@ -145,7 +145,7 @@ def rss_child(src: str, model: str, state: str, bench: str, nproc: int) -> None:
     print(
         json.dumps(
             {
-                "kept": data.report["examples"],
+                "kept": data.report.examples,
                 "parent_mb": round(peak_rss_mb(), 1),
                 "worker_mb": round(children, 1),
             }

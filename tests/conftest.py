@@ -46,6 +46,15 @@ def benchmarks(shared: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def benchmarks_ko(shared: Path) -> Path:
+    """The real Korean benchmark mirror in ../shared/benchmarks-ko (KoBEST, KMMLU)."""
+    path = shared / "benchmarks-ko"
+    if not (path / "mirror.yaml").is_file():
+        pytest.skip(f"needs {path} (KoBEST and KMMLU with their mirror.yaml)")
+    return path
+
+
+@pytest.fixture(scope="session")
 def model_cache_state():
     """A StateDir whose models/ cache is the repo's .climb/models (converted SmolLM2 reused)."""
     from climb.state import StateDir

@@ -9,12 +9,15 @@ import logging
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from climb.config import ConfigError, ExperimentConfig, dump_config, load_config
 from climb.state import StateDir
+
+if TYPE_CHECKING:
+    from climb.registry.champion import ChampionChange
 
 app = typer.Typer(
     add_completion=False,
@@ -36,7 +39,7 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def load_or_exit(config: Path, overrides: list[str] | None) -> object:
+def load_or_exit(config: Path, overrides: list[str] | None) -> ExperimentConfig:
     """Load and validate a config, exiting with a clear message when it is invalid."""
     try:
         return load_config(config, overrides or [])
@@ -49,7 +52,7 @@ def load_or_exit(config: Path, overrides: list[str] | None) -> object:
 def config_show(config: ConfigArg, overrides: OverridesArg = None) -> None:
     """Print the resolved config (defaults filled in, overrides applied)."""
     cfg = load_or_exit(config, overrides)
-    typer.echo(dump_config(cfg))  # type: ignore[arg-type]
+    typer.echo(dump_config(cfg))
 
 
 @config_app.command("validate")
@@ -70,42 +73,116 @@ def config_validate(configs: Annotated[list[Path], typer.Argument()]) -> None:
 @app.command("eval")
 def eval_model(
     model: Annotated[str, typer.Argument(help="Model folder, Hub id or pypi-gguf://")],
-    suite: Annotated[str, typer.Option(help="Suite name (config/suites)")] = "open-llm-v1",
+    suite: Annotated[
+        str, typer.Option(help="Suite name (config/suites) or suite YAML path")
+    ] = "open-llm-v1",
     limit: Annotated[int | None, typer.Option(help="Documents per task")] = None,
     data_dir: Annotated[str | None, typer.Option(help="Mirror folder or `hub`")] = None,
+    include_optional: Annotated[
+        bool, typer.Option(help="Also run the suite's optional members (counted in the average)")
+    ] = False,
     adapter: Annotated[str | None, typer.Option(help="LoRA adapter folder")] = None,
     batch_size: int = 8,
     state_dir: str = ".climb",
     no_cache: bool = False,
     out: Annotated[Path | None, typer.Option(help="Output folder")] = None,
+    traceback: Annotated[
+        bool, typer.Option("--traceback", help="Show the Python traceback of a failure")
+    ] = False,
 ) -> None:
-    """Evaluate one model on a suite and print the table (results cached by weights digest)."""
+    """Evaluate one model on a suite and print the table (results cached by weights digest).
+
+    A failure (unknown suite, data the mirror lacks, a model that cannot be loaded, ...) is one
+    line on stderr and exit code 2 (bad input) or 1 (the evaluation itself failed).
+    """
     from climb.config import EvalConfig
-    from climb.evaluate.runner import ModelRef, evaluate_model
-    from climb.models import resolve_model, weights_digest
     from climb.pipeline.summary import score_table
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    state = StateDir.at(state_dir)
-    cfg = EvalConfig(suite=suite, limit=limit, data_dir=data_dir, batch_size=batch_size)
+    try:
+        cfg = EvalConfig(
+            suite=suite,
+            limit=limit,
+            data_dir=data_dir,
+            batch_size=batch_size,
+            include_optional=include_optional,
+        )
+        result, skipped = run_eval(model, cfg, adapter, StateDir.at(state_dir), no_cache, out)
+    except Exception as exc:
+        if traceback:
+            raise
+        code, message = eval_failure(exc)
+        fail(message, code)
+        return
+    typer.echo("\n".join(score_table(None, result, "-")))
+    typer.echo(
+        f"{result.measurement.label()}, {'cached' if result.cached else 'evaluated'} in "
+        f"{result.seconds:.1f}s"
+    )
+    if skipped:
+        typer.echo(
+            f"not run (optional, not in the average): {', '.join(skipped)}; "
+            "--include-optional runs them"
+        )
+    for d in result.deviations:
+        typer.echo(f"deviation: {d}")
+
+
+def run_eval(
+    model: str,
+    cfg: Any,
+    adapter: str | None,
+    state: StateDir,
+    no_cache: bool,
+    out: Path | None,
+) -> tuple[Any, list[str]]:
+    """Evaluate a model as `climb eval` asks: takes the model (folder, Hub id, pypi-gguf://), the
+    EvalConfig, an optional LoRA adapter, the state folder, whether to bypass the cache and the
+    output folder; returns (the EvalResult, the names of the optional members left out). Raises
+    the evaluation's own errors (see `eval_failure`)."""
+    from climb.evaluate.runner import evaluate_model
+    from climb.evaluate.suites import load_suite
+    from climb.models import resolve_model, weights_digest
+    from climb.records import ModelRef
+
+    suite = load_suite(cfg.suite)  # a bad suite fails before the model is loaded
+    skipped = [t.name for t in suite.tasks if t.optional and not cfg.include_optional]
     resolved = resolve_model(model, state)
     digest = resolved.digest
     if adapter:
         import hashlib
 
         digest = hashlib.sha256((digest + weights_digest(adapter)).encode()).hexdigest()
-    ref = ModelRef(resolved.path, model, digest, adapter)
+    ref = ModelRef(path=resolved.path, name=model, digest=digest, adapter_path=adapter)
     result = evaluate_model(
         ref, cfg, state, out or state.root / "eval" / digest[:12], use_cache=not no_cache
     )
-    typer.echo("\n".join(score_table(None, result, "-")))
-    typer.echo(
-        f"suite {result['suite']} v{result['suite_version']}, data {result['data_source']}"
-        f", limit {result['limit']}, {'cached' if result['cached'] else 'evaluated'} in "
-        f"{result['seconds']:.1f}s"
-    )
-    for d in result["deviations"]:
-        typer.echo(f"deviation: {d}")
+    return result, skipped
+
+
+def eval_failure(exc: Exception) -> tuple[int, str]:
+    """Return (exit code, one-line message) for an exception raised while `climb eval` runs: 2
+    for bad input (options, suite, mirror data, model), 1 for an evaluation that failed."""
+    from pydantic import ValidationError
+
+    from climb.evaluate.mirror import MirrorError
+    from climb.evaluate.runner import EvalCacheMiss
+    from climb.evaluate.scoring import ScoringError
+    from climb.evaluate.suites import SuiteError
+    from climb.models import ModelError
+
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(
+            f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}" if err["loc"] else err["msg"]
+            for err in exc.errors()
+        )
+        return 2, f"invalid option: {problems}"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, SuiteError | MirrorError | ModelError | FileNotFoundError):
+        return 2, text
+    if isinstance(exc, ScoringError | EvalCacheMiss):
+        return 1, text
+    return 1, f"evaluation failed ({type(exc).__name__}): {text} (--traceback shows where)"
 
 
 @app.command("data")
@@ -126,10 +203,10 @@ def data_prepare(
         fail(f"unknown data action {action!r}; use `climb data prepare CONFIG`")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     cfg = load_or_exit(config, overrides)
-    state = StateDir.at(cfg.state_dir)  # type: ignore[attr-defined]
-    base = resolve_model(cfg.model.base, state)  # type: ignore[attr-defined]
+    state = StateDir.at(cfg.state_dir)
+    base = resolve_model(cfg.model.base, state)
     try:
-        data = prepare_data(cfg.data, base.path, state, cfg.eval)  # type: ignore[attr-defined]
+        data = prepare_data(cfg.data, base.path, state, cfg.eval)
     except (SourceError, ValueError) as exc:
         fail(str(exc), code=1)
     except OSError as exc:  # disk full, quota, read-only state folder
@@ -139,8 +216,7 @@ def data_prepare(
             code=1,
         )
         raise AssertionError from exc  # unreachable
-    out = data.to_dict()
-    typer.echo(json.dumps(out, indent=2) if as_json else format_report(out))
+    typer.echo(data.model_dump_json(indent=2) if as_json else format_report(data))
 
 
 @app.command("mirror")
@@ -160,6 +236,7 @@ def mirror(
     """Benchmark mirror for air-gapped clusters: `export SUITE DIR` writes every dataset the
     suite reads (from the Hub) as JSONL + mirror.yaml + SHA256SUMS; `upload DIR s3://...` and
     `download s3://... DIR` move such a folder through S3. Evaluate with eval.data_dir=DIR."""
+    from climb import storage
     from climb.evaluate import mirror_export as mx
     from climb.evaluate.mirror import MirrorError
     from climb.evaluate.suites import SuiteError, load_suite
@@ -170,14 +247,14 @@ def mirror(
             n = sum(len(names) for names in layout.values())
             typer.echo(f"mirror {target}: {n} datasets; evaluate with eval.data_dir={target}")
         elif action == "upload":
-            keys = mx.upload_mirror(Path(source), target, mx.s3_client(endpoint_url))
+            keys = mx.upload_mirror(Path(source), target, storage.client(endpoint_url))
             typer.echo(f"uploaded {len(keys)} files to {target}")
         elif action == "download":
-            files = mx.download_mirror(source, Path(target), mx.s3_client(endpoint_url))
+            files = mx.download_mirror(source, Path(target), storage.client(endpoint_url))
             typer.echo(f"downloaded {len(files)} files to {target} (checksums verified)")
         else:
             fail(f"unknown mirror action {action!r}; use export, upload or download")
-    except (MirrorError, SuiteError, ValueError) as exc:
+    except (MirrorError, SuiteError, ValueError, storage.StorageError) as exc:
         fail(str(exc))
 
 
@@ -226,7 +303,7 @@ def registry_target(
         overrides.append(f"promotion.registered_model={model}")
     if tracking_uri:
         overrides.append(f"tracking.uri={tracking_uri}")
-    cfg = cast(ExperimentConfig, load_or_exit(config, overrides))
+    cfg = load_or_exit(config, overrides)
     uri = tracking.tracking_uri(cfg.tracking, StateDir.at(cfg.state_dir))
     return cfg, tracking.client_for(uri)
 
@@ -240,15 +317,13 @@ def leaderboard(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Print the registered versions ranked by suite average (the team's own leaderboard)."""
-    from dataclasses import asdict
-
     from climb.registry.leaderboard import ranked, render
 
     cfg, client = registry_target(config, overrides, model, tracking_uri)
     name = cfg.promotion.registered_model
     entries = ranked(client, name)
     if as_json:
-        typer.echo(json.dumps([asdict(e) for e in entries], indent=2))
+        typer.echo(json.dumps([e.model_dump(mode="json") for e in entries], indent=2))
     else:
         typer.echo(render(entries, name))
 
@@ -304,12 +379,11 @@ def rollback(
     echo_release(out)
 
 
-def echo_release(out: Any) -> None:
-    """Print what a manual champion change did (a climb.registry.champion.Release); exit 1 if nothing."""
+def echo_release(out: ChampionChange) -> None:
+    """Print what a manual champion change did (a ChampionChange); exit 1 if nothing moved."""
     if not out.promoted:
         typer.echo(f"champion unchanged ({out.previous or 'none'}): {out.reason}")
         raise typer.Exit(1)
     typer.echo(f"champion: version {out.version} (was {out.previous or 'none'})")
-    pub = out.publish
-    if pub:
-        typer.echo(f"publish: {pub.get('mode')}: {pub.get('message')}")
+    if out.publish is not None:
+        typer.echo(f"publish: {out.publish.mode}: {out.publish.message}")

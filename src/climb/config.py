@@ -339,18 +339,55 @@ class EvalConfig(Section):
 class PromotionConfig(Section):
     """When a candidate replaces the champion in the MLflow registry (see docs/registry.md).
 
-    A candidate wins when its suite average beats the champion's (or, with no champion, the base
-    model's) by more than `min_improvement`, no task drops by more than `max_task_regression`,
-    its training data passed decontamination, and both were measured the same way.
+    Candidate and reference are compared on the same documents by a paired bootstrap. A
+    candidate wins when the lower bound of its average gain's `confidence` interval is above
+    `min_improvement`, no task's drop is significantly beyond `max_task_regression`, its training
+    data passed decontamination, and both were measured the same way. When the interval
+    straddles the bar the outcome is inconclusive; `escalate` then names larger limits at which
+    both models are evaluated (reusing every document already scored) until it is decided.
     """
 
     registered_model: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     min_improvement: float = Field(
-        default=0.0, ge=0.0, description="Average points (x100 scale) the candidate must add."
+        default=0.0,
+        ge=0.0,
+        description="Points (suite scale) the average must gain, at the interval's lower bound.",
     )
     max_task_regression: float | None = Field(
-        default=None, ge=0.0, description="Largest drop allowed on any single task (points)."
+        default=None,
+        ge=0.0,
+        description="Largest drop allowed on any single task (points, suite scale); a task "
+        "regressed when its drop is beyond this at the interval's bound.",
     )
+    confidence: float = Field(
+        default=0.95,
+        gt=0.5,
+        lt=1.0,
+        description="Confidence of the gain's interval (two-sided): at most (1 - confidence) / 2 "
+        "of equally good candidates are promoted.",
+    )
+    resamples: int = Field(
+        default=2000, ge=200, le=100_000, description="Paired bootstrap resamples."
+    )
+    seed: int = Field(default=0, description="Seed of the bootstrap (decisions reproduce).")
+    escalate: list[int | Literal["full"]] = Field(
+        default_factory=list,
+        description="Limits (documents per task, ascending, `full` last) at which both models "
+        "are evaluated again while the decision is inconclusive, e.g. [50, 200, full].",
+    )
+
+    @field_validator("escalate")
+    @classmethod
+    def _ascending(cls, steps: list[int | str]) -> list[int | str]:
+        numbers = [s for s in steps if s != "full"]
+        if any(not isinstance(s, int) or s < 1 for s in numbers):
+            raise ValueError("limits are whole numbers of documents per task (>= 1) or `full`")
+        if "full" in steps and steps.index("full") != len(steps) - 1:
+            raise ValueError("`full` can only be the last step")
+        if numbers != sorted(set(numbers)):
+            raise ValueError(f"limits must grow step by step, got {steps}")
+        return steps
+
     lock_timeout_s: float = Field(
         default=900.0,
         gt=0,
@@ -553,7 +590,23 @@ class ExperimentConfig(Section):
                 "train.method=qlora needs a CUDA GPU (bitsandbytes 4-bit); launcher.backend=gloo "
                 "is CPU-only. Use train.method=lora on CPU."
             )
+        steps = self.promotion.escalate
+        if steps and self.eval.limit is None:
+            raise ValueError(
+                "promotion.escalate needs eval.limit: without a limit every document is "
+                "evaluated already; remove promotion.escalate or set eval.limit"
+            )
+        first = next((s for s in steps if isinstance(s, int)), None)
+        if first is not None and self.eval.limit is not None and first <= self.eval.limit:
+            raise ValueError(
+                f"promotion.escalate starts at {first}, not above eval.limit={self.eval.limit}; "
+                "each step must evaluate more documents than the last"
+            )
         return self
+
+    def escalation(self) -> list[int | None]:
+        """The limits to try, in order, while the decision is inconclusive (None = all)."""
+        return [None if s == "full" else int(s) for s in self.promotion.escalate]
 
     def digest(self) -> str:
         """Return the sha256 of the canonical JSON of this config (its identity in MLflow)."""
@@ -626,13 +679,21 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
         raise ConfigError(
             f"config file {path} not found; pass a YAML file such as config/demo.yaml"
         )
+    return load_config_text(path.read_text(), overrides, str(path))
+
+
+def load_config_text(
+    text: str, overrides: list[str] | None = None, source: str = "config"
+) -> ExperimentConfig:
+    """Validate an experiment given as YAML text (a run's config snapshot, handed to another
+    process), with `key=value` overrides; raise ConfigError naming `source` and the fields."""
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"config file {source} is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
-        raise ConfigError(f"config file {path}: top level must be a mapping of sections")
-    return validate_config(apply_overrides(raw, overrides or []), str(path))
+        raise ConfigError(f"config file {source}: top level must be a mapping of sections")
+    return validate_config(apply_overrides(raw, overrides or []), source)
 
 
 def dump_config(cfg: ExperimentConfig) -> str:

@@ -12,10 +12,10 @@ import importlib.util
 import logging
 import os
 import re
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from climb.records import ResolvedModel
 from climb.state import StateDir, atomic_dir, hash_file_into, safe_name
 
 log = logging.getLogger(__name__)
@@ -29,20 +29,6 @@ NOT_WEIGHTS = {"training_args.bin", "optimizer.bin", "scheduler.bin", "rng_state
 
 class ModelError(RuntimeError):
     """The base model cannot be found or loaded; the message says what to change."""
-
-
-@dataclass(frozen=True)
-class ResolvedModel:
-    """A model ready for `from_pretrained(path)`."""
-
-    path: str
-    name: str
-    revision: str | None
-    digest: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict."""
-        return asdict(self)
 
 
 def weights_digest(folder: str | Path) -> str:
@@ -133,5 +119,5 @@ def resolve_model(
                 "Check the id, HF_TOKEN for gated models, or point model.base at a local folder."
             ) from exc
     return ResolvedModel(
-        path=str(path), name=name or base, revision=revision, digest=weights_digest(path)
+        path=str(path), name=name or base, uri=base, revision=revision, digest=weights_digest(path)
     )

@@ -2,6 +2,23 @@
 (started once, detached, reused by later runs) and the MLflow UI over the local SQLite store.
 
 Nothing here starts anything when PREFECT_API_URL is already set: a configured server wins.
+
+Why not `prefect server start --background` / `prefect server stop` (Prefect 3.9, checked against
+its source and by hand): they do cover part of this (PREFECT_HOME and the SQLite URL pass through
+the environment, `--port` works, `prefect server status --wait --timeout N` is a health wait, the
+pid file lands in PREFECT_HOME), but
+- the background server's stdout and stderr are pipes to the CLI process, which exits at once:
+  the server's log is lost, so a server that dies while starting (a bad database, a port taken
+  between the CLI's check and uvicorn's bind) leaves nothing to read and only times out; here it
+  logs to `<state>/prefect/server.log`, and an exit while starting is reported at once, with its
+  code and that log;
+- `stop` sends SIGTERM and returns while the server is still running (measured: alive after
+  `stop` returned, 3 s later), with no escalation; here the stop waits up to 10 s for the whole
+  process group, then kills it, so the next start finds the port free;
+- the server stays in the caller's process group, so a Ctrl-C meant for one `climb run` would
+  stop the server that later runs reuse; here it runs in its own session.
+Adopting them would mean wrapping each of these, which is more code than starting uvicorn's
+parent (`prefect server start`, foreground) detached as below.
 """
 
 from __future__ import annotations

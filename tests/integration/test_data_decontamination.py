@@ -73,14 +73,15 @@ def test_planted_benchmark_items_are_dropped_exactly(
     )
     state = v1_state
     data = prepare_data(cfg, smollm2.path, state, EvalConfig(suite="open-llm-v1"))
-    d = data.report["decontamination"]
-    assert d["benchmarks"] == f"mirror:{benchmarks.resolve()}" and d["suite"] == "open-llm-v1"
-    assert d["index"]["items"] == 1172 + 10042 + 14042 + 817  # every evaluation document
-    assert {e["row"]: e["benchmark"] for e in d["examples"]} == where
-    assert {k: v["examples"] for k, v in d["per_benchmark"].items()} == dict.fromkeys(planted, 1)
+    d = data.report.decontamination
+    assert d.benchmarks == f"mirror:{benchmarks.resolve()}" and d.suite == "open-llm-v1"
+    assert d.index is not None
+    assert d.index.items == 1172 + 10042 + 14042 + 817  # every evaluation document
+    assert {e.row: e.benchmark for e in d.examples} == where
+    assert {k: v.examples for k, v in d.per_benchmark.items()} == dict.fromkeys(planted, 1)
     # an item may share n-grams with a few others (e.g. near-identical MMLU moral scenarios)
-    assert all(1 <= v["items"] <= 10 for v in d["per_benchmark"].values())
-    assert d["contaminated_examples"] == d["dropped"] == 4 and d["clean"]
+    assert all(1 <= v.items <= 10 for v in d.per_benchmark.values())
+    assert d.contaminated_examples == d.dropped == 4 and d.clean
     clean = prepare_data(
         DataConfig.model_validate(
             {**cfg.model_dump(), "sources": [{"path": str(repo / "data/demo/instructions.jsonl")}]}
@@ -88,9 +89,9 @@ def test_planted_benchmark_items_are_dropped_exactly(
         smollm2.path,
         state,
     )
-    assert clean.report["decontamination"]["contaminated_examples"] == 0
-    assert clean.report["decontamination"]["index"]["cached"]  # built once, reused
-    assert data.report["examples"] == clean.report["examples"]  # only the planted rows went
+    assert clean.report.decontamination.contaminated_examples == 0
+    assert clean.report.decontamination.index.cached  # built once, reused
+    assert data.report.examples == clean.report.examples  # only the planted rows went
 
 
 def test_disguised_items_are_all_found_and_pools_kept(
@@ -117,10 +118,10 @@ def test_disguised_items_are_all_found_and_pools_kept(
         }
     )
     data = prepare_data(cfg, smollm2.path, v1_state, EvalConfig(suite="open-llm-v1"))
-    d = data.report["decontamination"]
-    found = {e["row"]: e["benchmark"] for e in d["examples"]}
+    d = data.report.decontamination
+    found = {e.row: e.benchmark for e in d.examples}
     assert found == planted  # all 40, each under its own benchmark; nothing else
-    assert {k: v["examples"] for k, v in d["per_benchmark"].items()} == dict.fromkeys(
+    assert {k: v.examples for k, v in d.per_benchmark.items()} == dict.fromkeys(
         ["arc_challenge", "hellaswag", "mmlu", "truthfulqa_mc2"], 10
     )
-    assert data.report["examples"] == len(demo) + len(pools)  # clean rows and pools kept
+    assert data.report.examples == len(demo) + len(pools)  # clean rows and pools kept

@@ -43,8 +43,8 @@ def test_s3_round_trip(moto_server: str, tmp_path: Path, smollm2, monkeypatch) -
 
     cfg = data_cfg([{"path": "s3://train-data/sets/"}], output={"uri": "s3://prepared/climb"})
     first = prepare_data(cfg, smollm2.path, StateDir.at(tmp_path / "machine-a"))
-    assert not first.cached and first.report["examples"] == len(GOOD)
-    assert first.report["skipped"] == {"invalid_json": 1}
+    assert not first.cached and first.report.examples == len(GOOD)
+    assert first.report.skipped == {"invalid_json": 1}
     assert first.uri == f"s3://prepared/climb/{first.key[:16]}"
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="prepared")["Contents"]}
     assert keys == {f"climb/{first.key[:16]}/{n}" for n in ("train.parquet", "manifest.json")}

@@ -32,9 +32,11 @@ CASES = {
 @pytest.fixture(scope="module")
 def loaded(smollm2):
     """(model, tokenizer) of the real SmolLM2, fp32 on CPU."""
-    from climb.evaluate.runner import ModelRef, load_for_eval
+    from climb.evaluate.runner import load_for_eval
+    from climb.records import ModelRef
 
-    return load_for_eval(ModelRef(smollm2.path, smollm2.name, smollm2.digest), "cpu")
+    ref = ModelRef(path=smollm2.path, name=smollm2.name, digest=smollm2.digest)
+    return load_for_eval(ref, "cpu")
 
 
 @pytest.fixture(scope="module")

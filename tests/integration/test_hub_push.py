@@ -1,5 +1,5 @@
 """Hub publishing through huggingface_hub against a local HTTP server speaking the Hub's endpoints
-(tests/integration/fake_hub.py): create repo, preupload, LFS batch + upload, NDJSON commit,
+(tests/support/fake_hub.py): create repo, preupload, LFS batch + upload, NDJSON commit,
 tree, resolve. Starts: one in-process HTTP server per test (no other servers).
 """
 
@@ -9,8 +9,8 @@ import logging
 from pathlib import Path
 
 import pytest
-from fake_hub import FakeHub
-from sample_results import PUBLISHED_RESULT
+from support.factories import published_result
+from support.fake_hub import FakeHub
 
 from climb.config import PublishConfig
 from climb.evaluate.suites import load_suite
@@ -22,7 +22,7 @@ from climb.state import StateDir
 pytestmark = pytest.mark.integration
 TOKEN = "hf_climbFAKEtoken_7Qx9TokenNeverLogged"
 REPO_ID = "climb-org/tiny-champion"
-RESULT = PUBLISHED_RESULT
+RESULT = published_result()
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +69,7 @@ def repo_folder(tmp_path: Path, weights: bytes = b"\x00weights" * 300, extra: st
         license_id="apache-2.0",
         datasets=[],
         config_yaml="name: demo\ntracking:\n  uri: http://alice:s3cret@mlflow:5000\n",
-        decision={"reasons": ["average 41.50 beats base 40.00"]},
+        reasons=["average 41.50 beats base 40.00"],
     )
     folder = tmp_path / "repo"
     digest = build_repo_folder(

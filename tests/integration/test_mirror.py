@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from climb import storage
 from climb.evaluate import mirror_export as mx
 from climb.evaluate.mirror import MirrorError, load_from_mirror
 from climb.evaluate.suites import load_suite
@@ -106,10 +107,11 @@ def test_export_writes_the_suite_datasets_in_the_mirror_layout(tmp_path, arc_sui
 def test_s3_round_trip(tmp_path, arc_suite, local_loader, s3_endpoint, aws_env):
     out, back = tmp_path / "mirror", tmp_path / "downloaded"
     mx.export_mirror(arc_suite, out, local_loader)
-    client = mx.s3_client(s3_endpoint)
+    client = storage.client(s3_endpoint)
     client.create_bucket(Bucket="mirrors")
     keys = mx.upload_mirror(out, "s3://mirrors/bench/v1", client)
-    assert "bench/v1/mirror.yaml" in keys and "bench/v1/SHA256SUMS" in keys
+    assert "s3://mirrors/bench/v1/mirror.yaml" in keys
+    assert keys[-1] == "s3://mirrors/bench/v1/SHA256SUMS"  # the checksums land last
     mx.download_mirror("s3://mirrors/bench/v1", back, client)
     sent = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
     got = sorted(p.relative_to(back) for p in back.rglob("*") if p.is_file())
@@ -137,7 +139,7 @@ def test_cli_upload_and_download(tmp_path, arc_suite, local_loader, s3_endpoint,
 
     out = tmp_path / "mirror"
     mx.export_mirror(arc_suite, out, local_loader)
-    mx.s3_client(s3_endpoint).create_bucket(Bucket="cli")
+    storage.client(s3_endpoint).create_bucket(Bucket="cli")
     runner = CliRunner()
     up = runner.invoke(
         app, ["mirror", "upload", str(out), "s3://cli/m", "--endpoint-url", s3_endpoint]

@@ -3,7 +3,7 @@ moves only once the model is on the Hub, a failed push leaves the alias where it
 retry of the stage converges (same version, pushed once). The Hub token appears nowhere.
 
 Starts: MLflow on SQLite in a temporary folder (no server process) and the local Hub HTTP
-server of fake_hub.py.
+server of support/fake_hub.py.
 """
 
 from __future__ import annotations
@@ -12,22 +12,24 @@ import logging
 from pathlib import Path
 
 import pytest
-from fake_hub import FakeHub
-from stage_helpers import (
+from support.factories import eval_result, prepared_data, resolved_model
+from support.fake_hub import FakeHub
+from support.stages import (
+    cache_evaluation,
     candidate,
     context,
     everything_mlflow_holds,
-    result,
     sqlite_copy,
     sqlite_template,
     write_config,
 )
 
-from climb.pipeline import stages
 from climb.config import PromotionConfig
+from climb.pipeline import stages
 from climb.publish.target import PublishError
+from climb.records import Decision, EvalResult, Reference
 from climb.registry.champion import history
-from climb.registry.decision import Scores, decide
+from climb.registry.decision import decide
 from climb.registry.tracking import client_for
 
 pytestmark = pytest.mark.integration
@@ -53,12 +55,19 @@ def hub(monkeypatch: pytest.MonkeyPatch):
     server.stop()
 
 
-def decision_for(cand: dict, ref: dict | None) -> dict:
-    ref_scores = Scores.from_result(ref) if ref else None
-    d = decide(
-        Scores.from_result(cand), ref_scores, PromotionConfig(registered_model=MODEL), "base"
-    )
-    return d.to_dict()
+DATA = prepared_data()
+
+
+def result(average: float) -> EvalResult:
+    return eval_result(average, digest=f"d{average}")
+
+
+def decision_for(cand: EvalResult, ref: EvalResult | None) -> Decision:
+    return decide(cand, ref, PromotionConfig(registered_model=MODEL), "base")
+
+
+def base_ref(res: EvalResult) -> Reference:
+    return Reference(kind="base", result=res)
 
 
 def test_publish_first_then_alias_failed_push_keeps_champion_retry_converges(
@@ -78,10 +87,9 @@ def test_publish_first_then_alias_failed_push_keeps_champion_retry_converges(
     # Run 1 beats the base model: pushed, then champion.
     ctx1 = context(config)
     cand1, res1 = candidate(ctx1, "one"), result(50.0)
-    ref1 = {"kind": "base", "version": None, "result": base}
-    out1 = stages.register_and_promote(ctx1, cand1, res1, decision_for(res1, base), ref1)
-    assert out1["promotion"] == {"registered_model": MODEL, "version": "1", "promoted": True}
-    assert out1["publish"]["mode"] == "push" and out1["publish"]["pushed"] is True
+    out1 = stages.promote(ctx1, cand1, res1, base_ref(base), decision_for(res1, base), DATA)
+    assert (out1.registered_model, out1.version, out1.promoted) == (MODEL, "1", True)
+    assert out1.publish.mode == "push" and out1.publish.pushed is True
     repo = hub.repos["climb-org/reg-model"]
     assert repo.private is True
     assert repo.head.files["adapter_model.safetensors"] == b"weights of one" * 64
@@ -91,11 +99,11 @@ def test_publish_first_then_alias_failed_push_keeps_champion_retry_converges(
     # Run 2 is better, but the Hub fails every commit: the alias must not move.
     ctx2 = context(config)
     cand2, res2 = candidate(ctx2, "two"), result(60.0)
-    ref2 = {"kind": "champion", "version": "1", "result": res1}
+    ref2 = Reference(kind="champion", version="1", result=res1)
     decision2 = decision_for(res2, res1)
     hub.fail_commits = 99
     with pytest.raises(PublishError, match="after 2 attempt"):
-        stages.register_and_promote(ctx2, cand2, res2, decision2, ref2)
+        stages.promote(ctx2, cand2, res2, ref2, decision2, DATA)
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "1"
     assert str(client.get_model_version_by_alias(MODEL, "challenger").version) == "2"
     assert "PublishError" in client.get_model_version(MODEL, "2").tags["climb.promotion_error"]
@@ -103,9 +111,8 @@ def test_publish_first_then_alias_failed_push_keeps_champion_retry_converges(
 
     # The Hub recovers; the stage is retried (as Prefect does): same version, pushed, champion.
     hub.fail_commits = 0
-    out2 = stages.register_and_promote(ctx2, cand2, res2, decision2, ref2)
-    assert out2["promotion"] == {"registered_model": MODEL, "version": "2", "promoted": True}
-    assert out2["publish"]["pushed"] is True
+    out2 = stages.promote(ctx2, cand2, res2, ref2, decision2, DATA)
+    assert (out2.version, out2.promoted, out2.publish.pushed) == ("2", True, True)
     assert repo.head.files["adapter_model.safetensors"] == b"weights of two" * 64
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == "2"
     assert "climb.promotion_error" not in client.get_model_version(MODEL, "2").tags
@@ -139,10 +146,9 @@ def test_a_candidate_that_loses_is_challenger_and_nothing_is_published(
     config = write_config(tmp_path, uri=uri, model=MODEL, publish=publish)
     ctx = context(config)
     cand, res, base = candidate(ctx, "weak"), result(30.0), result(40.0)
-    ref = {"kind": "base", "version": None, "result": base}
-    out = stages.register_and_promote(ctx, cand, res, decision_for(res, base), ref)
-    assert out["promotion"]["promoted"] is False
-    assert out["publish"]["mode"] == "skipped" and "not promoted" in out["publish"]["message"]
+    out = stages.promote(ctx, cand, res, base_ref(base), decision_for(res, base), DATA)
+    assert out.promoted is False
+    assert out.publish.mode == "skipped" and "not promoted" in out.publish.message
     client = client_for(uri)
     assert str(client.get_model_version_by_alias(MODEL, "challenger").version) == "1"
     assert hub.repos == {}
@@ -150,27 +156,24 @@ def test_a_candidate_that_loses_is_challenger_and_nothing_is_published(
     for key in ("climb.config_hash", "climb.git_commit", "climb.lm_eval_version", "climb.result"):
         assert tags.get(key), key
     assert tags["climb.score.mmlu"] == "30.0000"
+    assert tags["climb.dataset_digest"] == DATA.digest
 
 
-def test_champion_reference_reuses_recorded_scores_measured_the_same_way(
+def test_champion_reference_comes_from_the_cache_by_weights_digest(
     template: Path, tmp_path: Path
 ) -> None:
     uri = sqlite_copy(template, tmp_path)
     config = write_config(tmp_path, uri=uri, model=MODEL, publish={"enabled": False})
     ctx = context(config)
-    cand, res = candidate(ctx, "c"), result(50.0)
-    base = {"kind": "base", "version": None, "result": result(40.0)}
-    stages.register_and_promote(ctx, cand, res, decision_for(res, result(40.0)), base)
-    ref = stages.champion_reference(ctx, {"path": "unused", "name": "x", "digest": "x"})
-    assert ref["kind"] == "champion" and ref["version"] == "1"
-    assert ref["result"]["average"] == 50.0  # recorded, not re-evaluated
-    assert stages.measurement(ctx.config) == {
-        "suite": "open-llm-v1",
-        "suite_version": "1",
-        "protocol": "lm-eval-0.4",
-        "limit": 2,
-        "data_source": "smoke",
-    }
+    cand = candidate(ctx, "c")
+    res = cache_evaluation(config, result(50.0), cand.digest)  # as evaluate_candidate leaves it
+    stages.promote(ctx, cand, res, base_ref(result(40.0)), decision_for(res, result(40.0)), DATA)
+    ref = stages.evaluate_reference(ctx, resolved_model("/unused"))
+    assert ref.kind == "champion" and ref.version == "1" and ref.label == "champion v1"
+    assert ref.result is not None and ref.result.cached  # not re-evaluated, weights not fetched
+    assert ref.result.average == 50.0 and ref.result.documents == res.documents
+    assert ref.seconds == 0.0
+    assert not (Path(ctx.run_dir) / "champion").exists()
 
 
 def test_dry_run_with_a_token_in_the_environment_writes_it_nowhere(
@@ -180,10 +183,9 @@ def test_dry_run_with_a_token_in_the_environment_writes_it_nowhere(
     config = write_config(tmp_path, uri=uri, model=MODEL, publish={"mode": "dry-run"})
     ctx = context(config)
     cand, res, base = candidate(ctx, "dry"), result(55.0), result(40.0)
-    ref = {"kind": "base", "version": None, "result": base}
-    out = stages.register_and_promote(ctx, cand, res, decision_for(res, base), ref)
-    assert out["promotion"]["promoted"] and out["publish"]["mode"] == "outbox"
-    outbox = Path(out["publish"]["location"])
+    out = stages.promote(ctx, cand, res, base_ref(base), decision_for(res, base), DATA)
+    assert out.promoted and out.publish.mode == "outbox"
+    outbox = Path(out.publish.location)
     files = [p for p in outbox.rglob("*") if p.is_file()]
     assert {p.name for p in files} >= {"README.md", "results.json", "adapter_model.safetensors"}
     assert all(TOKEN.encode() not in p.read_bytes() for p in files)

@@ -8,43 +8,41 @@ import json
 from pathlib import Path
 
 import pytest
-from stage_helpers import candidate, context, result, sqlite_copy, sqlite_template, write_config
+from support.factories import eval_result
+from support.stages import (
+    prepare_promotion,
+    promote_prepared,
+    sqlite_copy,
+    sqlite_template,
+    write_config,
+)
 from typer.testing import CliRunner
 
-from climb.pipeline import stages
 from climb.cli import app
-from climb.config import PromotionConfig
+from climb.records import Reference, Release
 from climb.registry.champion import history
-from climb.registry.decision import Scores, decide
 from climb.registry.tracking import client_for
 
 pytestmark = pytest.mark.integration
 MODEL = "cli-model"
 
 
-def pipeline(config: Path, label: str, avg: float, ref: dict) -> dict:
-    ctx = context(config)
-    cand, res = candidate(ctx, label), result(avg)
-    ref_scores = Scores.from_result(ref["result"])
-    decision = decide(
-        Scores.from_result(res), ref_scores, PromotionConfig(registered_model=MODEL), ref["kind"]
-    )
-    out = stages.register_and_promote(ctx, cand, res, decision.to_dict(), ref)
-    return {**out, "result": res}
+def pipeline(config: Path, label: str, avg: float, ref: Reference) -> tuple[Release, Reference]:
+    """Promote a candidate scoring `avg` against `ref`; return the release and the reference
+    the next candidate faces if this one became champion."""
+    p = prepare_promotion(config, label, avg, ref)
+    out = promote_prepared(p)
+    return out, Reference(kind="champion", version=out.version, result=p.result)
 
 
 @pytest.fixture
 def registry_with_history(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path):
     uri = sqlite_copy(sqlite_template(tmp_path_factory.getbasetemp()), tmp_path)
     config = write_config(tmp_path, uri=uri, model=MODEL, name="cli")
-    one = pipeline(config, "one", 40.0, {"kind": "base", "version": None, "result": result(30.0)})
-    two = pipeline(
-        config, "two", 50.0, {"kind": "champion", "version": "1", "result": one["result"]}
-    )
-    three = pipeline(
-        config, "three", 45.0, {"kind": "champion", "version": "2", "result": two["result"]}
-    )
-    assert [x["promotion"]["promoted"] for x in (one, two, three)] == [True, True, False]
+    one, ref1 = pipeline(config, "one", 40.0, Reference(kind="base", result=eval_result(30.0)))
+    two, ref2 = pipeline(config, "two", 50.0, ref1)
+    three, _ = pipeline(config, "three", 45.0, ref2)
+    assert [x.promoted for x in (one, two, three)] == [True, True, False]
     return config, client_for(uri), tmp_path / "outbox" / "climb-org__reg-model"
 
 
@@ -59,7 +57,11 @@ def test_leaderboard_promote_and_rollback(registry_with_history) -> None:
     board = runner.invoke(app, ["leaderboard", str(config)])
     assert board.exit_code == 0, board.output
     rows = [line.split() for line in board.output.splitlines()[2:5]]
-    assert [(r[1], r[2]) for r in rows] == [("2", "50.00"), ("3", "45.00"), ("1", "40.00")]
+    assert [(r[1], r[2], r[3]) for r in rows] == [
+        ("2", "50.00", "±"),
+        ("3", "45.00", "±"),
+        ("1", "40.00", "±"),
+    ]
     assert "champion (published)" in board.output and "challenger" in board.output
     as_json = json.loads(runner.invoke(app, ["leaderboard", str(config), "--json"]).output)
     assert [e["version"] for e in as_json] == ["2", "3", "1"]

@@ -1,6 +1,6 @@
 """Pipelines finishing together, as separate processes, against a real `mlflow server`.
 
-Each worker is a forked process running the real promote stage (stages.register_and_promote:
+Each worker is a forked process running the real promote stage (stages.promote:
 register, lock, re-check, publish to the outbox, move the alias). Checks: exactly one champion
 at the end and it is the best; the champion history is one linear chain (no two moves from the
 same previous champion, as an unlocked read-then-write would produce); the outbox (what would
@@ -18,14 +18,13 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-import mlflow_server
 import pytest
-from stage_helpers import candidate, context, result, sqlite_template, write_config
+from support import mlflow_server
+from support.factories import eval_result
+from support.stages import prepare_promotion, promote_prepared, sqlite_template, write_config
 
-from climb.pipeline import stages
-from climb.config import PromotionConfig
+from climb.records import Reference, Release
 from climb.registry.champion import history
-from climb.registry.decision import Scores, decide
 from climb.registry.tracking import client_for
 
 pytestmark = pytest.mark.integration
@@ -42,46 +41,31 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     mlflow_server.stop(proc)
 
 
-def promote(config: Path, label: str, average: float, reference: dict[str, Any]) -> dict[str, Any]:
-    """Run the promote stage for a candidate scoring `average`, decided against `reference`."""
-    ctx = context(config)
-    cand, res = candidate(ctx, label), result(average)
-    policy = PromotionConfig(registered_model=ctx.config.promotion.registered_model)
-    decision = decide(
-        Scores.from_result(res), Scores.from_result(reference["result"]), policy, reference["kind"]
-    ).to_dict()
-    return {"ctx": ctx, "cand": cand, "res": res, "decision": decision, "reference": reference}
-
-
 def worker(
-    config: Path, label: str, average: float, reference: dict, barrier: Any, go: Any, out: Any
+    config: Path, label: str, average: float, reference: Reference, barrier: Any, go: Any, out: Any
 ) -> None:
     try:
-        prepared = promote(config, label, average, reference)
-        assert prepared["decision"]["promote"], prepared["decision"]
+        prepared = prepare_promotion(config, label, average, reference)
+        assert prepared.decision.promote, prepared.decision
         barrier.wait(timeout=120)
         if go is not None:
             go.wait(timeout=120)
-        done = stages.register_and_promote(
-            prepared["ctx"], prepared["cand"], prepared["res"], prepared["decision"], reference
-        )
-        out.put((label, done))
+        out.put((label, promote_prepared(prepared).model_dump_json()))
     except BaseException:
-        out.put((label, {"error": traceback.format_exc()}))
+        out.put((label, traceback.format_exc()))
 
 
-def plant_champion(config: Path) -> dict[str, Any]:
+def plant_champion(config: Path) -> Reference:
     """Promote a first model (average 40, against a base of 30) through the real stage."""
-    base = {"kind": "base", "version": None, "result": result(30.0)}
-    p = promote(config, "first", 40.0, base)
-    done = stages.register_and_promote(p["ctx"], p["cand"], p["res"], p["decision"], base)
-    assert done["promotion"]["promoted"] and done["promotion"]["version"] == "1"
-    return {"kind": "champion", "version": "1", "result": p["res"]}
+    p = prepare_promotion(config, "first", 40.0, Reference(kind="base", result=eval_result(30.0)))
+    done = promote_prepared(p)
+    assert done.promoted and done.version == "1"
+    return Reference(kind="champion", version="1", result=p.result)
 
 
 def run_workers(
-    config: Path, specs: list[tuple[str, float]], reference: dict, slow: str | None = None
-):
+    config: Path, specs: list[tuple[str, float]], reference: Reference, slow: str | None = None
+) -> dict[str, Release]:
     barrier = FORK.Barrier(len(specs))
     go = FORK.Event()
     out = FORK.Queue()
@@ -92,18 +76,18 @@ def run_workers(
             target=worker, args=(config, label, avg, reference, barrier, gate, out)
         )
         procs[label].start()
-    results: dict[str, dict] = {}
-    while len(results) < len(specs):
+    raw: dict[str, str] = {}
+    while len(raw) < len(specs):
         label, done = out.get(timeout=180)
-        results[label] = done
-        if slow and len(results) == len(specs) - 1:
+        raw[label] = done
+        if slow and len(raw) == len(specs) - 1:
             go.set()  # the slow one promotes only after every other one has finished
     for p in procs.values():
         p.join(timeout=60)
         assert p.exitcode == 0
-    for label, done in results.items():
-        assert "error" not in done, f"{label}: {done.get('error')}"
-    return results
+    for label, done in raw.items():
+        assert done.startswith("{"), f"{label}: {done}"
+    return {label: Release.model_validate_json(done) for label, done in raw.items()}
 
 
 def outbox_digest(tmp: Path) -> str:
@@ -119,7 +103,7 @@ def test_four_pipelines_finishing_together_leave_one_champion_the_best(
     results = run_workers(config, specs, reference)
 
     client = client_for(server)
-    version_of = {label: r["promotion"]["version"] for label, r in results.items()}
+    version_of = {label: r.version for label, r in results.items()}
     champion = client.get_model_version_by_alias("race", "champion")
     assert str(champion.version) == version_of["b"], results
     assert sorted(version_of.values()) == ["2", "3", "4", "5"]
@@ -130,8 +114,8 @@ def test_four_pipelines_finishing_together_leave_one_champion_the_best(
     averages = [e.average for e in events]
     assert averages == sorted(averages) and len(set(averages)) == len(averages), averages
     for done in results.values():
-        if not done["promotion"]["promoted"]:
-            assert "moved to version" in done["reason"], done["reason"]
+        if not done.promoted:
+            assert "moved to version" in done.reason, done.reason
     published = client.get_model_version("race", version_of["b"]).tags["climb.published"]
     assert outbox_digest(tmp_path) in published
 
@@ -145,17 +129,11 @@ def test_a_slower_worse_candidate_never_overwrites_a_better_champion(
 
     client = client_for(server)
     fast, slow = results["fast"], results["slow"]
-    assert fast["promotion"]["promoted"] is True
-    assert slow["promotion"]["promoted"] is False  # it beat v1 when it decided, not v(fast)
-    assert "moved to version" in slow["reason"] and "does not beat" in slow["reason"]
-    assert (
-        str(client.get_model_version_by_alias("race-slow", "champion").version)
-        == fast["promotion"]["version"]
-    )
-    assert (
-        str(client.get_model_version_by_alias("race-slow", "challenger").version)
-        == slow["promotion"]["version"]
-    )
-    assert slow["publish"]["mode"] == "skipped"
-    published = client.get_model_version("race-slow", fast["promotion"]["version"]).tags
+    assert fast.promoted is True
+    assert slow.promoted is False  # it beat v1 when it decided, not v(fast)
+    assert "moved to version" in slow.reason and "does not beat" in slow.reason
+    assert str(client.get_model_version_by_alias("race-slow", "champion").version) == fast.version
+    assert str(client.get_model_version_by_alias("race-slow", "challenger").version) == slow.version
+    assert slow.publish.mode == "skipped"
+    published = client.get_model_version("race-slow", fast.version).tags
     assert outbox_digest(tmp_path) in published["climb.published"]

@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
-from stage_helpers import sqlite_copy, sqlite_template
+from support.stages import sqlite_copy, sqlite_template
 
+from climb.records import PublishResult
 from climb.registry.champion import release
 from climb.registry.lock import LOCK_SUFFIX, LockError, LockLost, break_if_stale, registry_lock
 from climb.registry.tracking import client_for
@@ -66,24 +67,33 @@ def test_a_breaker_already_at_work_is_left_alone(client) -> None:
 
 
 def test_heartbeat_keeps_a_long_holder_from_looking_stale(client) -> None:
+    """A contender waits twice as long as `stale_s` and is refused: without the heartbeat the
+    holder would have looked stale and been broken. Whatever else happens to the contender
+    (it takes the lock, or fails some other way) is reported, not swallowed."""
     stale_s = 1.2  # heartbeat every 0.2 s
-    failures: list[BaseException] = []
+    outcome: list[str] = []
 
     def contender() -> None:
+        start = time.monotonic()
         try:
             with registry_lock(
                 client_for(client.tracking_uri), "m", timeout_s=2.5, stale_s=stale_s
             ):
-                failures.append(AssertionError("took a lock that was held and beating"))
-        except LockError:
-            pass
+                outcome.append("took a lock that was held and beating")
+        except LockError as exc:
+            outcome.append(f"refused after {time.monotonic() - start:.1f}s: {exc}")
+        except BaseException as exc:
+            outcome.append(f"failed: {type(exc).__name__}: {exc}")
 
     with registry_lock(client, "m", timeout_s=5, stale_s=stale_s) as held:
         t = threading.Thread(target=contender)
         t.start()
-        t.join()
+        t.join(timeout=30)
+        assert not t.is_alive(), "the contender never returned"
         held.assert_held()
-    assert failures == []
+    assert len(outcome) == 1 and outcome[0].startswith("refused after"), outcome
+    waited = float(outcome[0].split()[2].rstrip("s:"))
+    assert waited >= 2 * stale_s - 0.2, outcome  # it waited past the stale limit, twice
 
 
 def test_a_holder_that_lost_the_lock_moves_nothing(client, tmp_path: Path) -> None:
@@ -107,7 +117,7 @@ def test_publish_failure_leaves_the_alias_and_releases_the_lock(client, tmp_path
     client.set_registered_model_alias("m", "champion", v1)
     v2 = register_version(client, "m", tmp_path.as_uri(), None, {"climb.average": "50"})
 
-    def publish() -> dict:
+    def publish() -> PublishResult:
         raise RuntimeError("hub down")
 
     with pytest.raises(RuntimeError, match="hub down"):

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from stage_helpers import sqlite_copy, sqlite_template
+from support.stages import sqlite_copy, sqlite_template
 
 from climb.registry.sysmetrics import monitor
 from climb.registry.tracking import client_for, start_run

@@ -69,13 +69,26 @@ def test_pipeline_evaluates_on_the_eval_deployment(served_eval: str, tiny_experi
         publish={"enabled": False, "repo_id": "org/x"},
     )
     summary = leaderboard_pipeline(str(config), [])
-    # Both evaluations ran in the served flow and came back through the shared cache.
-    assert summary["candidate_result"]["cached"] is True
-    assert summary["reference"]["kind"] == "base"
-    assert summary["reference"]["result"]["cached"] is True
+    assert summary.reference_kind == "base" and summary.reference_result is not None
     runs = asyncio.run(_flow_runs("eval_only"))
     completed = [r for r in runs if r.state and r.state.is_completed()]
     assert len(completed) >= 2
     params = [r.parameters for r in completed]
     assert {p["role"] for p in params} >= {"candidate", "base"}
-    assert any(p["weights_digest"] == summary["candidate"]["digest"] for p in params)
+    assert any(p["weights_digest"] == summary.candidate.digest for p in params)
+    # The served flow measured with the pipeline's config snapshot, not a re-read file.
+    snapshot = next(p["config_yaml"] for p in params if p["role"] == "candidate")
+    assert "remote-eval" in snapshot and "eval.runner=local" in params[0]["overrides"]
+    # Both evaluations came back through the shared cache: the pipeline's stage runs read them.
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{config.parent / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    parent_id = summary.mlflow_run_url.rsplit("/", 1)[-1]
+    stage_runs = [
+        r
+        for r in client.search_runs([client.get_experiment_by_name("remote-eval").experiment_id])
+        if r.data.tags.get("mlflow.parentRunId") == parent_id
+        and r.info.run_name in ("evaluate_candidate", "evaluate_reference")
+    ]
+    assert sorted(r.data.tags["climb.cached"] for r in stage_runs) == ["True", "True"]

@@ -99,6 +99,8 @@ def test_success_returns_result_streams_log_and_sends_valid_objects(
         assert job["spec"]["trainer"]["numNodes"] == 2
         assert job["spec"]["trainer"]["resourcesPerNode"]["limits"]["nvidia.com/gpu"] == "2"
         assert job["spec"]["runtimeRef"]["name"] == "climb-torch"
+        # The SDK's trainer has no numProcPerNode: torchrun's flag carries it.
+        assert job["spec"]["trainer"]["command"][:2] == ["torchrun", "--nproc-per-node=2"]
     else:
         svc = kube.stored("services")[name]
         assert validate_builtin(job) == [] and validate_builtin(svc) == []
@@ -110,8 +112,12 @@ def test_success_returns_result_streams_log_and_sends_valid_objects(
 
 def job_env(job: dict[str, Any], job_kind: str) -> list[dict[str, Any]]:
     """The trainer container's env of a stored TrainJob or Job."""
-    if job_kind == "TrainJob":
-        env: list[dict[str, Any]] = job["spec"]["trainer"]["env"]
+    if job_kind == "TrainJob":  # plain env on the trainer, secrets in the runtime patch
+        env: list[dict[str, Any]] = list(job["spec"]["trainer"]["env"])
+        for patch in job["spec"]["runtimePatches"]:
+            for rjob in patch["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"]:
+                pod = rjob["template"]["spec"]["template"]["spec"]
+                env += [e for c in pod["containers"] if c["name"] == "node" for e in c["env"]]
         return env
     return job["spec"]["template"]["spec"]["containers"][0]["env"]
 

@@ -16,7 +16,7 @@ from k8s_checks import pod_policy_errors, pod_specs, rbac_errors, validate_built
 from climb.config import LauncherConfig, TrainConfig
 from climb.launch.indexed_job import headless_service_manifest, job_manifest
 from climb.launch.k8s_common import labels, spec_configmap
-from climb.launch.kubernetes import trainjob_manifest
+from climb.launch.kubernetes import trainer_client, trainjob_request
 from climb.train.spec import TrainSpec
 
 SPEC = TrainSpec(
@@ -37,9 +37,18 @@ def _cfg(kind: str, **kw: Any) -> LauncherConfig:
     return LauncherConfig(kind=kind, image="ghcr.io/climb-project/climb-trainer:0.1.0", **kw)
 
 
+def trainjob(kube: Any, cfg: LauncherConfig, name: str = "climb-0123456789") -> dict[str, Any]:
+    """The TrainJob the launcher's SDK request creates, as kmock stored it."""
+    trainer_client(kube.api, cfg.namespace).train(**trainjob_request(name, SPEC, cfg))
+    job: dict[str, Any] = kube.stored("trainjobs")[name]
+    return job
+
+
 @pytest.mark.parametrize("shape", SHAPES)
-def test_launcher_manifests_validate(shape: dict[str, Any], validate_custom: Any) -> None:
-    tj = trainjob_manifest("climb-0123456789", SPEC, _cfg("kubernetes", **shape))
+def test_launcher_manifests_validate(
+    shape: dict[str, Any], validate_custom: Any, kube: Any
+) -> None:
+    tj = trainjob(kube, _cfg("kubernetes", **shape))
     assert validate_custom(tj) == []
     cfg = _cfg("kubernetes-job", **shape)
     job = job_manifest("climb-0123456789", SPEC, cfg)
@@ -60,9 +69,9 @@ def test_builtin_validator_names_a_misspelt_field() -> None:
 
 
 def test_trainjob_schema_names_a_misspelt_field_and_cel_rejects_a_bad_name(
-    validate_custom: Any,
+    validate_custom: Any, kube: Any
 ) -> None:
-    tj = trainjob_manifest("climb-0123456789", SPEC, _cfg("kubernetes"))
+    tj = trainjob(kube, _cfg("kubernetes"))
     broken = copy.deepcopy(tj)
     broken["spec"]["trainer"]["numNode"] = 2
     errors = validate_custom(broken)

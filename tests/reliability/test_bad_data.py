@@ -77,9 +77,9 @@ def test_bad_rows_are_counted_not_fatal(
     path = tmp_path / name
     path.write_bytes(content)
     data = prepare_data(_cfg(path), smollm2.path, StateDir.at(tmp_path / "state"))
-    assert data.report["examples"] == len(GOOD)
+    assert data.report.examples == len(GOOD)
     for reason, count in skipped.items():
-        assert data.report["skipped"].get(reason) == count, data.report["skipped"]
+        assert data.report.skipped.get(reason) == count, data.report.skipped
 
 
 def test_wrong_parquet_schema_is_counted(tmp_path: Path, smollm2) -> None:
@@ -95,8 +95,8 @@ def test_wrong_parquet_schema_is_counted(tmp_path: Path, smollm2) -> None:
         }
     )
     data = prepare_data(cfg, smollm2.path, StateDir.at(tmp_path / "state"))
-    assert data.report["skipped"].get("missing_field") == 3
-    assert data.report["examples"] == len(GOOD)
+    assert data.report.skipped.get("missing_field") == 3
+    assert data.report.examples == len(GOOD)
 
 
 def test_column_mapping_fixes_the_wrong_schema(tmp_path: Path, smollm2) -> None:
@@ -114,7 +114,7 @@ def test_column_mapping_fixes_the_wrong_schema(tmp_path: Path, smollm2) -> None:
         }
     )
     data = prepare_data(cfg, smollm2.path, StateDir.at(tmp_path / "state"))
-    assert data.report["examples"] == len(GOOD)
+    assert data.report.examples == len(GOOD)
 
 
 @pytest.mark.parametrize(

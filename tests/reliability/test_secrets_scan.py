@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-import mlflow_server
-from fake_hub import FakeHub
-from stage_helpers import everything_mlflow_holds, plant_zero_champion
+from support import mlflow_server
+from support.fake_hub import FakeHub
+from support.stages import everything_mlflow_holds, plant_zero_champion
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 SECRETS = {
@@ -82,10 +79,10 @@ def test_secrets_appear_nowhere(
             },
         )
         # A recorded champion that any candidate beats: the run promotes and pushes.
-        plant_zero_champion(url, "secrets-model", "s3://climb-test/old-champion")
+        plant_zero_champion(url, "secrets-model", "s3://climb-test/old-champion", config)
         summary = leaderboard_pipeline(str(config), [])
-        assert summary["promotion"]["promoted"] is True, summary["decision"]
-        assert summary["publish"]["pushed"] is True
+        assert summary.release.promoted is True, summary.decision
+        assert summary.release.publish.pushed is True
         assert hub.seen_auth == {SECRETS["HF_TOKEN"]}  # the token was really used
 
         out, err = capfd.readouterr()

@@ -21,9 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-import mlflow_server
+from support import mlflow_server
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 
@@ -79,9 +77,9 @@ def test_mlflow_outage_during_training_is_ridden_out(
         summary = leaderboard_pipeline(str(config), [])
         injector.join(120)
         assert "down" in events and "up" in events, events
-        assert summary["candidate"]["global_step"] == 12
+        assert summary.candidate.global_step == 12
         client = MlflowClient(tracking_uri=url)
-        run_id = summary["mlflow_run_url"].rsplit("/", 1)[-1]
+        run_id = summary.mlflow_run_url.rsplit("/", 1)[-1]
         assert client.get_run(run_id).info.status == "FINISHED"
         train = client.search_runs(
             [client.get_run(run_id).info.experiment_id],

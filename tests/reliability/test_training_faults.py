@@ -71,10 +71,10 @@ def test_killed_training_is_resumed_by_the_flow_retry(
     summary = leaderboard_pipeline(str(config), [])
     watcher.join(5)
     assert done.get("injected_after", 0) >= 10, "the fault was never injected"
-    cand = summary["candidate"]
-    assert cand["global_step"] == STEPS
-    assert cand["resumed_from"], f"the retry did not resume from a checkpoint: {done}"
-    resumed = int(Path(cand["resumed_from"]).name.split("-")[1])
+    cand = summary.candidate
+    assert cand.global_step == STEPS
+    assert cand.resumed_from, f"the retry did not resume from a checkpoint: {done}"
+    resumed = int(Path(cand.resumed_from).name.split("-")[1])
     assert done["injected_after"] <= resumed < STEPS
     staging = list(state.glob("runs/*/train/checkpoints/.staging/*"))
     assert not staging, f"half-written checkpoints left behind: {staging}"

@@ -16,22 +16,54 @@ from climb.config import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-EXPERIMENTS = sorted(p for p in (REPO / "config").glob("*.yaml"))
+CONFIG = REPO / "config"
+# suites/ and tasks/ hold suite and lm-eval task YAMLs (validated below); every other YAML under
+# config/, in any subfolder (config/examples/...), is an experiment
+EXPERIMENTS = sorted(
+    p for p in CONFIG.rglob("*.yaml") if p.relative_to(CONFIG).parts[0] not in ("suites", "tasks")
+)
 
 
 def _demo() -> dict:
     return yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
 
 
-@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: str(p.relative_to(CONFIG)))
 def test_every_experiment_yaml_validates(path: Path) -> None:
+    from climb.evaluate.suites import load_suite
+
     cfg = load_config(path)
     assert isinstance(cfg, ExperimentConfig)
     assert cfg.name
+    for suite in (cfg.eval.suite, cfg.data.decontamination.suite):
+        if suite:
+            load_suite(suite)  # the suite it evaluates on (and decontaminates against) exists
 
 
-def test_there_is_a_demo_config() -> None:
-    assert REPO / "config" / "demo.yaml" in EXPERIMENTS
+def test_there_is_a_demo_config_and_examples_in_subfolders() -> None:
+    assert CONFIG / "demo.yaml" in EXPERIMENTS
+    assert any(p.parent == CONFIG / "examples" for p in EXPERIMENTS)
+
+
+def test_every_yaml_under_config_is_validated() -> None:
+    """Experiments above, suites and task YAMLs below: no YAML in config/ escapes a check."""
+    covered = (
+        set(EXPERIMENTS)
+        | set((CONFIG / "suites").glob("*.yaml"))
+        | set((CONFIG / "tasks").rglob("*.yaml"))
+    )
+    assert set(CONFIG.rglob("*.yaml")) - covered == set()
+    assert not list(CONFIG.rglob("*.yml")), "name YAML files *.yaml so the tests find them"
+
+
+def test_korean_example_climbs_the_korean_suite() -> None:
+    (path,) = sorted((CONFIG / "examples").glob("ko-*.yaml"))
+    cfg = load_config(path)
+    assert cfg.eval.suite == "ko-public"  # promotion compares this suite's average
+    assert cfg.promotion.min_improvement > 0
+    (source,) = cfg.data.sources
+    assert source.path.startswith("hf://datasets/")  # a Hub dataset, never downloaded here
+    assert cfg.data.filters.languages == ["ko"]
 
 
 def test_every_suite_yaml_validates() -> None:

@@ -106,9 +106,9 @@ def test_output_columns_and_trainer_collator(
     data = prepare_data(cfg, smollm2.path, StateDir.at(tmp_path / "s"))
     ds = datasets.Dataset.from_parquet(str(Path(data.path) / "train.parquet"))
     assert ds.column_names == columns
-    assert data.report["packing"]["columns"] == columns
+    assert data.report.packing.columns == columns
     tokens = sum(len(r) for r in ds["input_ids"])
-    assert tokens == data.report["tokens"]
+    assert tokens == data.report.tokens
     if mode == "none":
         assert len(ds) == len(GOOD)
         tok = AutoTokenizer.from_pretrained(smollm2.path)

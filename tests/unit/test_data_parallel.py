@@ -42,16 +42,16 @@ def test_same_dataset_at_any_num_proc(tmp_path: Path, smollm2, monkeypatch, pack
         cfg = data_cfg(sources, num_proc=n, dedup={"near": True}, **extra)
         runs[n] = prepare_data(cfg, smollm2.path, StateDir.at(tmp_path / f"s{n}"))
     first = runs[1]
-    skipped = first.report["skipped"]
+    skipped = first.report.skipped
     assert skipped["exact_duplicate"] == 3 and skipped["too_long"] == 1
     assert skipped["near_duplicate"] > 0  # the templated rows: dedup works across chunks
-    assert first.report["processing"]["chunks"] > 8 and first.report["eval_examples"] > 0
+    assert first.report.processing.chunks > 8 and first.report.eval_examples > 0
     for n in (2, 3):
-        assert runs[n].report["processing"]["num_proc"] == n
+        assert runs[n].report.processing.num_proc == n
         assert runs[n].digest == first.digest, n
         assert runs[n].key == first.key  # num_proc is not part of the content
         for k in ("examples", "tokens", "trainable_tokens", "skipped", "sources", "dedup"):
-            assert runs[n].report[k] == first.report[k], k
+            assert getattr(runs[n].report, k) == getattr(first.report, k), k
 
 
 def test_max_examples_stops_the_workers(tmp_path: Path, smollm2, monkeypatch) -> None:
@@ -62,8 +62,8 @@ def test_max_examples_stops_the_workers(tmp_path: Path, smollm2, monkeypatch) ->
         smollm2.path,
         StateDir.at(tmp_path / "s"),
     )
-    assert data.report["examples"] == 20 and data.report["rows_read"] == 20
-    assert data.report["processing"]["chunks"] < 150 // 8  # did not read everything
+    assert data.report.examples == 20 and data.report.rows_read == 20
+    assert data.report.processing.chunks < 150 // 8  # did not read everything
 
 
 def test_ordered_map_keeps_order_and_raises() -> None:

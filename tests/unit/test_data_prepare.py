@@ -11,7 +11,8 @@ import pytest
 from climb.config import ConfigError, DataConfig, load_config
 from climb.data.lineage import dataset_input
 from climb.data.prepare import preparation_key, prepare_data
-from climb.data.report import format_report
+from climb.data.report import DataReport, PackingReport, format_report
+from climb.records import PreparedData
 from climb.state import StateDir
 from tests.unit.test_data_sources import GOOD, data_cfg, shared_state, write_jsonl
 
@@ -50,17 +51,19 @@ def test_decontamination_report_gates_promotion(tmp_path: Path, smollm2, tmp_pat
     state = shared_state(tmp_path_factory)
     base = {"sources": [{"path": str(src)}], "dedup": {"near": False}}
     dropped = prepare_data(DataConfig.model_validate(base), smollm2.path, state)
-    d = dropped.report["decontamination"]
-    assert d["clean"] and d["contaminated_examples"] == 1 and d["dropped"] == 1
-    assert d["per_benchmark"] == {"mmlu": {"examples": 1, "items": 1}}
-    assert d["examples"][0]["row"] == len(GOOD) + 1 and d["examples"][0]["benchmark"] == "mmlu"
-    assert dropped.report["examples"] == len(GOOD)
+    d = dropped.report.decontamination
+    assert d.clean and d.contaminated_examples == 1 and d.dropped == 1
+    assert {k: v.model_dump() for k, v in d.per_benchmark.items()} == {
+        "mmlu": {"examples": 1, "items": 1}
+    }
+    assert d.examples[0].row == len(GOOD) + 1 and d.examples[0].benchmark == "mmlu"
+    assert dropped.report.examples == len(GOOD)
     kept = prepare_data(
         DataConfig.model_validate({**base, "decontamination": {"action": "report"}}),
         smollm2.path,
         state,
     )
-    assert not kept.report["decontamination"]["clean"] and kept.report["examples"] == len(GOOD) + 1
+    assert not kept.report.decontamination.clean and kept.report.examples == len(GOOD) + 1
     with pytest.raises(ValueError, match="overlap the suite"):
         prepare_data(
             DataConfig.model_validate({**base, "decontamination": {"action": "fail"}}),
@@ -68,12 +71,9 @@ def test_decontamination_report_gates_promotion(tmp_path: Path, smollm2, tmp_pat
             state,
         )
     off = prepare_data(data_cfg([{"path": str(src)}]), smollm2.path, state)
-    assert off.report["decontamination"] == {
-        "enabled": False,
-        "clean": False,
-        "reason": "data.decontamination.enabled is false: not checked",
-    }
-    text = format_report(dropped.to_dict())
+    assert not off.report.decontamination.enabled and not off.clean
+    assert off.report.decontamination.reason == "data.decontamination.enabled is false: not checked"
+    text = format_report(dropped)
     assert "1 contaminated" in text and "mmlu: 1 examples" in text
 
 
@@ -93,12 +93,15 @@ def test_data_config_sections(repo: Path) -> None:
 
 
 def test_lineage_entity_fits_mlflow() -> None:
-    data = {
-        "path": "/tmp/ds",
-        "uri": "s3://bucket/ds/abc",
-        "digest": "f" * 64,
-        "report": {"examples": 3, "tokens": 30, "packing": {"columns": ["input_ids"]}},
-    }
+    data = PreparedData(
+        path="/tmp/ds",
+        uri="s3://bucket/ds/abc",
+        digest="f" * 64,
+        key="k",
+        cached=False,
+        seconds=1.0,
+        report=DataReport(examples=3, tokens=30, packing=PackingReport(columns=["input_ids"])),
+    )
     di = dataset_input(data, "demo-data")
     assert di.dataset.digest == "f" * 32 and di.dataset.source_type == "s3"
     assert json.loads(di.dataset.source) == {"uri": "s3://bucket/ds/abc"}

@@ -165,8 +165,8 @@ def test_prepare_counts_dedup_and_filters(tmp_path: Path, smollm2) -> None:
         [{"path": str(src)}], dedup={"near": True}, filters={"languages": ["en"], "min_tokens": 20}
     )
     data = prepare_data(cfg, smollm2.path, StateDir.at(tmp_path / "s"))
-    assert data.report["skipped"] == {"exact_duplicate": 1, "language": 1, "near_duplicate": 3}
-    assert data.report["examples"] == len(ORIGINALS + DISTINCT)
-    assert data.report["dedup"]["near_duplicates"] == 3
+    assert data.report.skipped == {"exact_duplicate": 1, "language": 1, "near_duplicate": 3}
+    assert data.report.examples == len(ORIGINALS + DISTINCT)
+    assert data.report.dedup.near_duplicates == 3
     kept = json.loads((Path(data.path) / "manifest.json").read_text())["splits"]["train"]
     assert kept == len(ORIGINALS + DISTINCT)

@@ -82,7 +82,7 @@ def test_every_bad_row_kind_is_counted(tmp_path: Path, smollm2) -> None:
         [{"path": str(alpaca)}, {"path": str(chat), "format": "messages"}, {"path": str(csv_file)}]
     )
     data = prepare_data(cfg, smollm2.path, StateDir.at(tmp_path / "state"))
-    assert data.report["skipped"] == {
+    assert data.report.skipped == {
         "bad_role": 1,
         "empty_text": 1,
         "invalid_json": 1,
@@ -92,10 +92,14 @@ def test_every_bad_row_kind_is_counted(tmp_path: Path, smollm2) -> None:
         "undecodable": 2,
         "wrong_type": 2,
     }
-    assert data.report["examples"] == 3 + 2 + 1
-    assert data.report["rows_read"] == 9 + 4 + 3
-    per = data.report["sources"][str(csv_file)]
-    assert per == {"rows": 3, "kept": 1, "skipped": {"undecodable": 1, "wrong_type": 1}}
+    assert data.report.examples == 3 + 2 + 1
+    assert data.report.rows_read == 9 + 4 + 3
+    per = data.report.sources[str(csv_file)]
+    assert per.model_dump() == {
+        "rows": 3,
+        "kept": 1,
+        "skipped": {"undecodable": 1, "wrong_type": 1},
+    }
 
 
 @pytest.mark.parametrize(
@@ -129,7 +133,7 @@ def test_hub_source_streams_through_load_dataset(tmp_path: Path, smollm2, monkey
     monkeypatch.chdir(tmp_path)
     cfg = data_cfg([{"path": "hf://datasets/hub/team/instructions", "split": "train"}])
     data = prepare_data(cfg, smollm2.path, StateDir.at(tmp_path / "state"))
-    assert data.report["examples"] == len(GOOD)
+    assert data.report.examples == len(GOOD)
     manifest = json.loads((Path(data.path) / "manifest.json").read_text())
     assert manifest["sources"][0]["identity"].startswith(
         "hub:hub/team/instructions:None:train:local:"
@@ -153,5 +157,5 @@ def test_weights_repeat_examples_and_sources_interleave(tmp_path: Path, smollm2)
     )
     cfg = data_cfg([{"path": str(a), "weight": 3.0}, {"path": str(b)}])
     data = prepare_data(cfg, smollm2.path, StateDir.at(tmp_path / "state"))
-    assert data.report["examples"] == 4 * 3 + 4
-    assert data.report["sources"][str(a)]["kept"] == 4
+    assert data.report.examples == 4 * 3 + 4
+    assert data.report.sources[str(a)].kept == 4

@@ -23,9 +23,9 @@ def test_per_subtask_baselines_then_plain_mean() -> None:
     st = task(metric="acc_norm", aggregate="subtask_mean", random_baseline={"a": 0.5, "b": 0.2})
     results = {"a": {"acc_norm,none": 0.75}, "b": {"acc_norm,none": 0.6}}
     out = score_task(st, ["a", "b"], results, {"a": {"effective": 10}, "b": {"effective": 30}})
-    assert out["subtasks"] == {"a": 0.5, "b": 0.5}
-    assert out["score"] == pytest.approx(0.5)
-    assert out["n"] == 40
+    assert out.subtasks == {"a": 0.5, "b": 0.5}
+    assert out.score == pytest.approx(0.5)
+    assert out.n == 40
 
 
 def test_size_weighted_mean_then_one_normalisation() -> None:
@@ -35,22 +35,22 @@ def test_size_weighted_mean_then_one_normalisation() -> None:
         "b": {"acc_norm,none": 0.0, "acc_norm_stderr,none": 0.0},
     }
     out = score_task(st, ["a", "b"], results, {"a": {"effective": 1}, "b": {"effective": 3}})
-    assert out["score"] == pytest.approx(0.0)  # raw 0.25 -> normalised 0
+    assert out.score == pytest.approx(0.0)  # raw 0.25 -> normalised 0
     results["b"]["acc_norm,none"] = 0.5
     out = score_task(st, ["a", "b"], results, {"a": {"effective": 1}, "b": {"effective": 3}})
-    assert out["score"] == pytest.approx((0.625 - 0.25) / 0.75)
-    assert out["stderr"] == 0.0
+    assert out.score == pytest.approx((0.625 - 0.25) / 0.75)
+    assert out.stderr == 0.0
 
 
 def test_average_of_two_metrics_and_filters() -> None:
     st = task(metric="strict_acc", average_of=["prompt_level_strict_acc", "inst_level_strict_acc"])
     row = {"prompt_level_strict_acc,none": 0.2, "inst_level_strict_acc,none": 0.4}
     out = score_task(st, ["t"], {"t": row}, {})
-    assert out["score"] == pytest.approx(0.3)
-    assert out["stderr"] is None
+    assert out.score == pytest.approx(0.3)
+    assert out.stderr is None
     gsm = task(metric="exact_match", filter="strict-match")
     res = {"t": {"exact_match,strict-match": 0.1, "exact_match,flexible-extract": 0.9}}
-    assert score_task(gsm, ["t"], res, {})["score"] == pytest.approx(0.1)
+    assert score_task(gsm, ["t"], res, {}).score == pytest.approx(0.1)
 
 
 def test_missing_baseline_metric_or_sizes_are_errors() -> None:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from climb.config import ConfigError, EvalConfig, load_config
-from climb.evaluate.runner import ModelRef, make_lm, make_vllm_lm, vllm_model_args
+from climb.evaluate.runner import make_lm, make_vllm_lm, vllm_model_args
 from climb.preflight import preflight
+from climb.records import ModelRef
 
 REPO = Path(__file__).resolve().parents[2]
 NO_VLLM = importlib.util.find_spec("vllm") is None
@@ -19,7 +20,7 @@ NO_VLLM = importlib.util.find_spec("vllm") is None
 
 def test_args_for_a_plain_model() -> None:
     cfg = EvalConfig(backend="vllm", vllm={"tensor_parallel_size": 2, "max_model_len": 4096})
-    args = vllm_model_args(ModelRef("/m/base", "base", "d"), cfg)
+    args = vllm_model_args(ModelRef(path="/m/base", name="base", digest="d"), cfg)
     assert args["pretrained"] == args["tokenizer"] == "/m/base"
     assert args["dtype"] == "bfloat16" and args["batch_size"] == "auto"
     assert args["tensor_parallel_size"] == 2 and args["max_model_len"] == 4096
@@ -33,7 +34,8 @@ def test_args_for_an_adapter_pick_the_lora_rank_bucket(
 ) -> None:
     (tmp_path / "adapter_config.json").write_text(json.dumps({"r": rank, "peft_type": "LORA"}))
     args = vllm_model_args(
-        ModelRef("/m/base", "cand", "d", adapter_path=str(tmp_path)), EvalConfig(backend="vllm")
+        ModelRef(path="/m/base", name="cand", digest="d", adapter_path=str(tmp_path)),
+        EvalConfig(backend="vllm"),
     )
     assert args["lora_local_path"] == str(tmp_path) and args["tokenizer"] == str(tmp_path)
     assert args["max_lora_rank"] == bucket
@@ -55,6 +57,6 @@ def test_refused_before_any_work_where_vllm_cannot_run() -> None:
     )
     preflight(remote)  # the GPU pod checks for itself
     with pytest.raises(RuntimeError, match=r"eval\.backend: vllm"):
-        make_vllm_lm(ModelRef("/m", "m", "d"), cfg.eval)
+        make_vllm_lm(ModelRef(path="/m", name="m", digest="d"), cfg.eval)
     with pytest.raises(ValueError, match="make_vllm_lm"):
         make_lm(None, None, cfg.eval, "cpu")

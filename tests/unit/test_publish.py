@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 from pydantic import ValidationError
-from sample_results import PUBLISHED_RESULT
+from support.factories import published_result
 
 from climb.config import PublishConfig
 from climb.evaluate.suites import load_suite
@@ -18,7 +18,7 @@ from climb.publish.target import PublishError, publish_folder
 from climb.secrets import redact
 from climb.state import StateDir
 
-RESULT = PUBLISHED_RESULT
+RESULT = published_result()
 
 
 def _card():
@@ -30,7 +30,7 @@ def _card():
         license_id="apache-2.0",
         datasets=["instructions.jsonl"],
         config_yaml="name: demo\n",
-        decision={"reasons": ["average 41.50 beats base 40.00"]},
+        reasons=["average 41.50 beats base 40.00"],
     )
 
 
@@ -63,6 +63,31 @@ def test_model_card_has_leaderboard_model_index() -> None:
     assert arc["source"]["name"] == "Open LLM Leaderboard"
     assert len(results) == 4
     assert "41.50" in text
+
+
+def test_model_card_shows_each_score_with_stderr_and_documents() -> None:
+    text = str(_card())
+    assert "| arc_challenge | 25 | acc_norm | 50.00 | 10.00 | 2 |" in text
+    assert "| **average** | | | **41.50** | 5.00 | 8 |" in text
+    assert "± is the standard error" in text
+
+
+def test_model_card_uses_the_suites_scale() -> None:
+    one = RESULT.model_copy(update={"scale": 1.0, "average": 0.415})
+    card = model_card(
+        repo_id="org/model",
+        base_model="b",
+        result=one,
+        suite=load_suite("open-llm-v1"),
+        license_id="mit",
+        datasets=[],
+        config_yaml="",
+        reasons=["r"],
+    )
+    meta = yaml.safe_load(str(card).split("---")[1])
+    values = {r["metrics"][0]["value"] for r in meta["model-index"][0]["results"]}
+    assert values == {0.5, 0.25, 0.3, 0.61}
+    assert "| arc_challenge | 25 | acc_norm | 0.50 | 0.10 | 2 |" in str(card)
 
 
 def test_repo_folder_digest_is_stable_and_recorded(tmp_path: Path) -> None:
@@ -107,7 +132,7 @@ def test_card_metadata_and_text_name_data_library_and_hide_credentials() -> None
         license_id="mit",
         datasets=hub_datasets(["hf://datasets/org/instruct/train.jsonl", "data/local.jsonl"]),
         config_yaml="tracking:\n  uri: https://bob:hunter2@mlflow.example.com\n",
-        decision={"reasons": ["manual by alice: better on our evals"]},
+        reasons=["manual by alice: better on our evals"],
         library_name="transformers",
         training_data=["local.jsonl", "hf://datasets/org/instruct"],
     )

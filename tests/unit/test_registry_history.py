@@ -11,7 +11,15 @@ def ev(
     n: int, version: str, previous: str | None, kind: str = "pipeline", restores: str | None = None
 ) -> Event:
     return Event(
-        f"{n:015d}-v{version}", version, previous, kind, "t", "r", float(n), 40.0 + n, restores
+        key=f"{n:015d}-v{version}",
+        version=version,
+        previous=previous,
+        kind=kind,
+        by="t",
+        reason="r",
+        when=float(n),
+        average=40.0 + n,
+        restores=restores,
     )
 
 

@@ -25,7 +25,7 @@ from climb.data.dedup import Deduplicator
 from climb.data.minhash import SignatureSpec
 from climb.data.pack import bucket
 from climb.data.parallel import ordered_map, resolve_num_proc
-from climb.data.report import Contamination, DataReport
+from climb.data.report import Contamination, ReportBuilder
 from climb.data.stream import interleave, stream_source
 from climb.data.templates import resolve_template
 from climb.data.worker import ChunkResult, WorkerSpec, make_worker
@@ -47,7 +47,7 @@ class ExampleStream:
         self,
         cfg: DataConfig,
         tokenizer: Any,
-        report: DataReport,
+        report: ReportBuilder,
         state: StateDir,
         eval_cfg: EvalConfig,
     ) -> None:

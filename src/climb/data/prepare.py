@@ -19,17 +19,16 @@ import logging
 import random
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from climb.config import DataConfig, EvalConfig
 from climb.data.parallel import frozen_gc
 from climb.data.pipeline import Example, ExampleStream
-from climb.data.report import DataReport
+from climb.data.report import DataReport, ReportBuilder
 from climb.data.stream import source_identity
 from climb.data.templates import resolve_template
 from climb.data.writer import SplitWriter, new_digest
+from climb.records import PreparedData
 from climb.state import StateDir, atomic_dir, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -45,23 +44,6 @@ TOKENIZER_FILES = (
 
 class ContaminationError(ValueError):
     """Contaminated training examples were found and data.decontamination.action is `fail`."""
-
-
-@dataclass(frozen=True)
-class PreparedData:
-    """The stage's result: where the tokenised dataset is, its digest and its report."""
-
-    path: str
-    digest: str
-    key: str
-    cached: bool
-    report: dict[str, Any]
-    seconds: float
-    uri: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict."""
-        return asdict(self)
 
 
 def tokenizer_digest(model_path: str | Path) -> str:
@@ -157,12 +139,13 @@ def _write(cfg: DataConfig, stream: ExampleStream, folder: Path, pad_id: int) ->
 
 def _fetch_remote(uri: str, target: Path) -> bool:
     """Download a dataset published under `uri` into `target`; False when none is there."""
-    from climb.data import s3
+    from climb import storage
 
-    if not s3.exists(f"{uri}/manifest.json"):
+    loc = storage.parse(uri, "data.output.uri")
+    if not storage.exists(loc.join("manifest.json")):
         return False
     with atomic_dir(target) as tmp:
-        s3.download_dir(uri, tmp)
+        storage.download_prefix(loc, tmp)
     return True
 
 
@@ -174,13 +157,13 @@ def _prepare_into(
     eval_cfg: EvalConfig | None,
     key: str,
     identities: list[str],
-) -> dict[str, Any]:
-    """Prepare the dataset into the folder `target` (atomically); return its report as a dict,
-    with the content digest under `digest`."""
+) -> tuple[str, DataReport]:
+    """Prepare the dataset into the folder `target` (atomically); return its content digest
+    and its report."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-    report = DataReport()
+    report = ReportBuilder()
     stream = ExampleStream(cfg, tokenizer, report, state, eval_cfg or EvalConfig())
     with atomic_dir(target) as tmp:
         pad_id = (
@@ -203,12 +186,13 @@ def _prepare_into(
                 f"overlap the suite's benchmarks: {report.decontamination['per_benchmark']}; "
                 f"first: {report.decontamination['examples'][:3]}"
             )
+        frozen = report.freeze()
         write_json_atomic(
             tmp / "manifest.json",
             {
                 "digest": digest,
                 "key": key,
-                "report": asdict(report),
+                "report": frozen.model_dump(mode="json"),
                 "files": out["files"],
                 "splits": {k: v["rows"] for k, v in out["files"].items() if v["rows"]},
                 "sources": [
@@ -222,7 +206,7 @@ def _prepare_into(
     log.info(
         "data: %d examples, %d tokens, dropped %s", report.examples, report.tokens, report.skipped
     )
-    return {**asdict(report), "digest": digest}
+    return digest, frozen
 
 
 def prepare_data(
@@ -247,27 +231,29 @@ def prepare_data(
         manifest = json.loads(manifest_path.read_text())
         log.info("data: reusing prepared dataset %s", remote or target)
         return PreparedData(
-            str(target),
-            manifest["digest"],
-            key,
-            True,
-            manifest["report"],
-            time.perf_counter() - start,
-            remote,
+            path=str(target),
+            digest=manifest["digest"],
+            key=key,
+            cached=True,
+            report=DataReport.model_validate(manifest["report"]),
+            seconds=time.perf_counter() - start,
+            uri=remote,
         )
 
     with frozen_gc():
-        report = _prepare_into(target, cfg, model_path, state, eval_cfg, key, identities)
+        digest, report = _prepare_into(target, cfg, model_path, state, eval_cfg, key, identities)
     if remote:
-        from climb.data import s3
+        from climb import storage
 
-        s3.upload_dir(target, remote)
+        storage.upload_dir(
+            target, storage.parse(remote, "data.output.uri"), last=("manifest.json",)
+        )
     return PreparedData(
-        str(target),
-        report.pop("digest"),
-        key,
-        False,
-        report,
-        time.perf_counter() - start,
-        remote,
+        path=str(target),
+        digest=digest,
+        key=key,
+        cached=False,
+        report=report,
+        seconds=time.perf_counter() - start,
+        uri=remote,
     )

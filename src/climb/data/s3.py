@@ -1,18 +1,15 @@
-"""S3 for data sources and prepared datasets (boto3).
-
-The endpoint comes from the environment as boto3 reads it (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL),
-falling back to MLFLOW_S3_ENDPOINT_URL so one setting serves MLflow artifacts and data alike;
-tests point it at a local moto_server.
+"""Training-data sources on S3: an object, or every supported object under a prefix, read as
+rows (through climb.storage, the one S3 layer: its endpoint rule and client).
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from climb import storage
 from climb.data.sources import (
     SUPPORTED,
     BadRow,
@@ -25,53 +22,27 @@ from climb.data.sources import (
 )
 
 
-def s3_client() -> Any:
-    """Return a boto3 S3 client for the configured endpoint."""
-    import boto3
-
-    endpoint = (
-        os.environ.get("AWS_ENDPOINT_URL_S3")
-        or os.environ.get("AWS_ENDPOINT_URL")
-        or os.environ.get("MLFLOW_S3_ENDPOINT_URL")
-        or None
-    )
-    return boto3.client("s3", endpoint_url=endpoint)
-
-
-def split_uri(uri: str) -> tuple[str, str]:
-    """Split `s3://bucket/key` into (bucket, key); raise SourceError for anything else."""
-    if not uri.startswith("s3://") or len(uri) <= 5:
-        raise SourceError(f"{uri} is not an s3://bucket/key URI")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
-
-
-def list_objects(uri: str, client: Any = None) -> list[dict[str, Any]]:
+def list_objects(uri: str, s3: Any = None) -> list[storage.ObjectInfo]:
     """Return the objects a source URI names: the object itself, or every supported object under
-    a prefix ending in `/`, sorted by key; each {key, etag, size}. Raise SourceError naming the URI
-    when nothing can be listed or read.
+    a prefix ending in `/`, sorted by key. Raise SourceError naming the URI when nothing can be
+    listed or read.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = client or s3_client()
-    bucket, key = split_uri(uri)
     try:
-        if key and not key.endswith("/"):
-            suffix_of(key)
-            head = client.head_object(Bucket=bucket, Key=key)
-            return [{"key": key, "etag": head["ETag"], "size": head["ContentLength"]}]
-        out = []
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
-            out += [
-                {"key": o["Key"], "etag": o["ETag"], "size": o["Size"]}
-                for o in page.get("Contents", [])
-                if Path(o["Key"]).suffix.lower() in SUPPORTED
-            ]
+        loc = storage.parse(uri, "data.sources")
+        s3 = s3 or storage.client()
+        if loc.key and not loc.key.endswith("/"):
+            suffix_of(loc.key)
+            return [storage.head(loc, s3)]
+        out = [o for o in storage.list_objects(loc, s3) if Path(o.key).suffix.lower() in SUPPORTED]
+    except storage.StorageError as exc:
+        raise SourceError(str(exc)) from exc
     except (ClientError, BotoCoreError) as exc:
         raise SourceError(f"data.sources: cannot read {uri} ({exc})") from exc
     if not out:
         raise SourceError(f"data.sources: {uri} holds no {SUPPORTED} objects")
-    return sorted(out, key=lambda o: o["key"])
+    return out
 
 
 def iter_s3(uri: str) -> Iterator[Row | BadRow]:
@@ -80,64 +51,19 @@ def iter_s3(uri: str) -> Iterator[Row | BadRow]:
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = s3_client()
-    bucket, _ = split_uri(uri)
-    for obj in list_objects(uri, client):
-        name = f"s3://{bucket}/{obj['key']}"
-        suffix = suffix_of(obj["key"])
+    s3 = storage.client()
+    loc = storage.parse(uri, "data.sources")
+    for obj in list_objects(uri, s3):
+        name = f"s3://{loc.bucket}/{obj.key}"
+        suffix = suffix_of(obj.key)
         try:
             if suffix in (".jsonl", ".csv"):
-                body = client.get_object(Bucket=bucket, Key=obj["key"])["Body"]
-                lines = body.iter_lines(keepends=True)
+                lines = storage.iter_lines(storage.S3Uri(loc.bucket, obj.key), s3)
                 yield from (iter_jsonl if suffix == ".jsonl" else iter_csv)(lines, name)
                 continue
             with tempfile.TemporaryDirectory(prefix="climb-s3-") as tmp:
-                local = Path(tmp) / Path(obj["key"]).name
-                client.download_file(bucket, obj["key"], str(local))
+                local = Path(tmp) / Path(obj.key).name
+                storage.download_file(storage.S3Uri(loc.bucket, obj.key), local, s3)
                 yield from iter_file(local, name)
         except (ClientError, BotoCoreError) as exc:
             raise SourceError(f"data.sources: reading {name} failed ({exc})") from exc
-
-
-def upload_dir(local: Path, uri: str) -> list[str]:
-    """Upload every file of `local` under the prefix `uri`; return the object URIs written.
-    The manifest (if any) goes last, so a reader that finds it finds the whole dataset.
-    """
-    client = s3_client()
-    bucket, prefix = split_uri(uri)
-    files = sorted(
-        (p for p in local.rglob("*") if p.is_file()),
-        key=lambda p: (p.name == "manifest.json", str(p)),
-    )
-    written = []
-    for p in files:
-        key = f"{prefix.rstrip('/')}/{p.relative_to(local).as_posix()}".lstrip("/")
-        client.upload_file(str(p), bucket, key)
-        written.append(f"s3://{bucket}/{key}")
-    return written
-
-
-def exists(uri: str) -> bool:
-    """Return True when the object `uri` exists (False when it does not; other errors raise)."""
-    from botocore.exceptions import ClientError
-
-    bucket, key = split_uri(uri)
-    try:
-        s3_client().head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise
-    return True
-
-
-def download_dir(uri: str, local: Path) -> None:
-    """Download every object under the prefix `uri` into `local`, keeping relative paths."""
-    client = s3_client()
-    bucket, prefix = split_uri(uri)
-    prefix = prefix.rstrip("/") + "/"
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            target = local / obj["Key"][len(prefix) :]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            client.download_file(bucket, obj["Key"], str(target))

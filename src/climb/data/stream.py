@@ -97,7 +97,7 @@ def source_identity(src: SourceConfig) -> str:
         from climb.data.s3 import list_objects
 
         objs = list_objects(src.path)
-        return "s3:" + ";".join(f"{o['key']}={o['etag']}/{o['size']}" for o in objs)
+        return "s3:" + ";".join(f"{o.key}={o.etag}/{o.size}" for o in objs)
     if src.path.startswith(HUB_PREFIX):
         return f"hub:{hub_id(src.path)}:{src.subset}:{src.split}:{_hub_revision(src)}"
     return "file:" + file_sha256(resolve_source(src.path))

@@ -4,17 +4,24 @@ decides it, so the same model is never evaluated twice for the same suite and pr
 Key = sha256 of (model weights digest, suite name and version, protocol, lm-eval version,
 limit, benchmark data identity, and whether the suite's optional members ran). The backend
 (eval.backend) and batch size are not in the key: they do not change scores. Files are written
-atomically; a corrupt entry is ignored.
+atomically; a corrupt entry is ignored. An entry holds the whole EvalResult, per-document
+results included; an entry of an older format (e.g. one without per-document results) is
+reported and re-evaluated, never read as if it were complete.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from pathlib import Path
-from typing import Any
 
+from pydantic import ValidationError
+
+from climb.records import EVAL_FORMAT, EvalResult
 from climb.state import write_json_atomic
+
+log = logging.getLogger(__name__)
 
 
 def cache_key(
@@ -44,18 +51,39 @@ def cache_key(
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def cache_get(root: Path, key: str) -> dict[str, Any] | None:
-    """Return the cached result for `key`, or None (missing or unreadable)."""
+def cache_get(root: Path, key: str) -> EvalResult | None:
+    """Return the cached EvalResult for `key`, or None: missing, unreadable, or of another
+    format (logged with the reason: the caller re-evaluates)."""
     path = root / f"{key}.json"
     try:
         data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+    except FileNotFoundError:
         return None
-    return data if isinstance(data, dict) and data.get("cache_key") == key else None
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning("eval cache: ignoring unreadable entry %s (%s); re-evaluating", path, exc)
+        return None
+    if not isinstance(data, dict) or data.get("cache_key") != key:
+        log.warning("eval cache: ignoring %s: not an entry for key %s", path, key[:12])
+        return None
+    if data.get("format") != EVAL_FORMAT:
+        log.warning(
+            "eval cache: %s is of format %s, not %s (it has no per-document results); "
+            "re-evaluating",
+            path.name,
+            data.get("format", 1),
+            EVAL_FORMAT,
+        )
+        return None
+    try:
+        return EvalResult.model_validate(data)
+    except ValidationError as exc:
+        log.warning("eval cache: ignoring invalid entry %s (%s); re-evaluating", path, exc)
+        return None
 
 
-def cache_put(root: Path, key: str, result: dict[str, Any]) -> Path:
+def cache_put(root: Path, key: str, result: EvalResult) -> Path:
     """Store `result` under `key` (atomically) and return its path."""
     path = root / f"{key}.json"
-    write_json_atomic(path, {**result, "cache_key": key})
+    entry = result.model_copy(update={"cache_key": key, "cached": False, "seconds": 0.0})
+    write_json_atomic(path, entry.model_dump(mode="json"))
     return path

@@ -81,18 +81,25 @@ def load_from_mirror(
     return datasets.DatasetDict(splits)
 
 
-def _entry(layout: dict[str, Any], task: str, path: str | None, name: str | None) -> dict:
+def _layouts(data_dir: Path) -> str:
+    own = data_dir / LAYOUT_FILE
+    return f"config/tasks/{LAYOUT_FILE}" + (f" or {own}" if own.is_file() else "")
+
+
+def _entry(
+    layout: dict[str, Any], task: str, path: str | None, name: str | None, data_dir: Path
+) -> dict:
     by_name = layout.get(path or "")
     if by_name is None:
         raise MirrorError(
-            f"task {task}: Hub dataset {path!r} is not in the mirror layout "
-            "(config/tasks/mirror.yaml); add it there to read it from a mirror"
+            f"task {task}: the mirror {data_dir} has no data for Hub dataset {path!r} (not in "
+            f"the mirror layout, {_layouts(data_dir)})"
         )
     entry = by_name.get("null" if name is None else name) or by_name.get("*")
     if entry is None:
         raise MirrorError(
-            f"task {task}: dataset {path!r} name {name!r} is not in the mirror "
-            "layout (config/tasks/mirror.yaml)"
+            f"task {task}: the mirror {data_dir} has no data for Hub dataset {path!r} name "
+            f"{name!r} (not in the mirror layout, {_layouts(data_dir)})"
         )
     return dict(entry)
 
@@ -110,7 +117,7 @@ def _fewshot_split(cfg: dict[str, Any]) -> str | None:
 def redirect_to_mirror(cfg: dict[str, Any], data_dir: Path, layout: dict[str, Any]) -> list[str]:
     """Point a resolved lm-eval task config at the mirror in place; return its deviations."""
     task = cfg.get("task", "?")
-    entry = _entry(layout, task, cfg.get("dataset_path"), cfg.get("dataset_name"))
+    entry = _entry(layout, task, cfg.get("dataset_path"), cfg.get("dataset_name"), data_dir)
     name = cfg.get("dataset_name")
     files = {split: data_dir / rel for split, rel in entry["files"].items()}
     present = {split: str(p) for split, p in files.items() if p.is_file()}

@@ -1,7 +1,7 @@
 """Writing a benchmark mirror for an air-gapped cluster: every dataset a suite's tasks read,
 loaded with `datasets.load_dataset` (from the Hub, where it can be reached), written as JSONL in
 the Hub schema, with a mirror.yaml layout and SHA256SUMS beside the files; and moving such a
-folder to and from S3 (boto3).
+folder to and from S3 (climb.storage).
 
 Layout of an exported mirror:
 
@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import yaml
 
+from climb import storage
 from climb.evaluate.mirror import LAYOUT_FILE, MirrorError
 from climb.evaluate.suites import Suite
 from climb.state import file_sha256
@@ -142,55 +142,20 @@ def verify_sums(folder: Path) -> None:
             raise MirrorError(f"{path}: missing or its sha256 does not match {SUMS_FILE}")
 
 
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """Return (bucket, key prefix without trailing slash) of an s3://bucket/prefix URI."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "s3" or not parsed.netloc:
-        raise ValueError(f"{uri!r} is not an s3://bucket/prefix URI")
-    return parsed.netloc, parsed.path.strip("/")
-
-
-def s3_client(endpoint_url: str | None = None) -> Any:
-    """Return a boto3 S3 client (credentials and region from the usual AWS settings; an
-    endpoint URL for S3-compatible stores such as MinIO)."""
-    import boto3
-
-    return boto3.client("s3", endpoint_url=endpoint_url)
-
-
-def upload_mirror(folder: Path, uri: str, client: Any) -> list[str]:
-    """Upload a mirror folder (mirror.yaml, SHA256SUMS, JSONL files) under an s3:// prefix;
-    return the keys written. The folder is checked against its SHA256SUMS first."""
+def upload_mirror(folder: Path, uri: str, s3: Any = None) -> list[str]:
+    """Upload a mirror folder (mirror.yaml, JSONL files, then SHA256SUMS) under an s3:// prefix;
+    return the URIs written. The folder is checked against its SHA256SUMS first."""
     verify_sums(folder)
-    bucket, prefix = split_s3_uri(uri)
-    keys = []
-    files = [folder / LAYOUT_FILE, *sorted(folder.rglob("*.jsonl")), folder / SUMS_FILE]
-    for path in files:
-        if not path.is_file():
-            continue
-        key = "/".join(p for p in (prefix, path.relative_to(folder).as_posix()) if p)
-        client.upload_file(str(path), bucket, key)
-        keys.append(key)
-    return keys
+    return storage.upload_dir(folder, storage.parse(uri, "mirror target"), (SUMS_FILE,), s3)
 
 
-def download_mirror(uri: str, folder: Path, client: Any) -> list[Path]:
+def download_mirror(uri: str, folder: Path, s3: Any = None) -> list[Path]:
     """Download every object under an s3:// prefix into `folder` and check SHA256SUMS; return
-    the files written."""
-    bucket, prefix = split_s3_uri(uri)
-    written = []
-    pages = client.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=f"{prefix}/" if prefix else ""
-    )
-    for page in pages:
-        for obj in page.get("Contents", []):
-            rel = obj["Key"][len(prefix) :].lstrip("/") if prefix else obj["Key"]
-            target = folder / rel
-            if folder.resolve() not in target.resolve().parents:
-                raise MirrorError(f"s3 key {obj['Key']} points outside {folder}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            client.download_file(bucket, obj["Key"], str(target))
-            written.append(target)
+    the files written. A key that would land outside `folder` is refused before any write."""
+    try:
+        written = storage.download_prefix(storage.parse(uri, "mirror source"), folder, s3=s3)
+    except storage.StorageError as exc:
+        raise MirrorError(str(exc)) from exc
     if not written:
         raise MirrorError(f"nothing under {uri}")
     verify_sums(folder)

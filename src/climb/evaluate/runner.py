@@ -13,30 +13,21 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from climb.config import EvalConfig
 from climb.evaluate.cache import cache_get, cache_key, cache_put
+from climb.evaluate.documents import suite_documents
 from climb.evaluate.results import write_outputs
 from climb.evaluate.scoring import score_suite
 from climb.evaluate.suites import load_suite
 from climb.evaluate.tasks import plan_suite
+from climb.records import DocResult, EvalResult, ModelInfo, ModelRef
 from climb.resources import smoke_benchmarks_dir
 from climb.state import StateDir
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """What to evaluate: a model folder, optionally with a LoRA adapter on top."""
-
-    path: str
-    name: str
-    digest: str
-    adapter_path: str | None = None
 
 
 def data_source(cfg: EvalConfig) -> tuple[Path | None, str]:
@@ -93,27 +84,14 @@ class EvalCacheMiss(RuntimeError):
     """A result expected in the shared evaluation cache is not there."""
 
 
-def evaluate_model(
-    ref: ModelRef,
-    cfg: EvalConfig,
-    state: StateDir,
-    out_dir: Path,
-    use_cache: bool = True,
-    cache_only: bool = False,
-) -> dict[str, Any]:
-    """Evaluate `ref` on the configured suite; return the suite result dict.
-
-    The result holds per-task scores (0..1) with stderr, the suite average (suite scale), the
-    data source, protocol deviations, timings and whether it came from the cache. lm-eval's own
-    output, per-sample logs and the leaderboard-style results JSON are written to `out_dir`.
-    With `cache_only` (the model was evaluated elsewhere) a cache miss raises EvalCacheMiss.
-    """
+def evaluation_key(ref: ModelRef, cfg: EvalConfig) -> str:
+    """Return the evaluation cache key of `ref` measured the way `cfg` measures (the model's
+    weights digest, suite and version, protocol, lm-eval version, limit, data identity)."""
     import lm_eval
 
-    start = time.perf_counter()
     suite = load_suite(cfg.suite)
-    folder, source = data_source(cfg)
-    key = cache_key(
+    folder, _ = data_source(cfg)
+    return cache_key(
         model_digest=ref.digest,
         suite=suite.name,
         suite_version=suite.version,
@@ -123,15 +101,57 @@ def evaluate_model(
         data=data_identity(folder),
         include_optional=cfg.include_optional,
     )
-    if use_cache and (hit := cache_get(state.eval_cache, key)) is not None:
-        log.info("eval: cache hit for %s on %s (%s)", ref.name, suite.name, key[:12])
-        return {**hit, "cached": True, "seconds": time.perf_counter() - start}
+
+
+def cached_result(ref: ModelRef, cfg: EvalConfig, state: StateDir) -> EvalResult | None:
+    """Return the cached EvalResult of `ref` under `cfg`, or None (never evaluated this way, or
+    cached in an older format, which is logged and not read)."""
+    start = time.perf_counter()
+    key = evaluation_key(ref, cfg)
+    hit = cache_get(state.eval_cache, key)
+    if hit is None:
+        return None
+    log.info("eval: cache hit for %s on %s (%s)", ref.name, hit.suite, key[:12])
+    return hit.model_copy(
+        update={"cached": True, "evaluated_documents": 0, "seconds": time.perf_counter() - start}
+    )
+
+
+def evaluate_model(
+    ref: ModelRef,
+    cfg: EvalConfig,
+    state: StateDir,
+    out_dir: Path,
+    use_cache: bool = True,
+    cache_only: bool = False,
+    grow_from: EvalResult | None = None,
+) -> EvalResult:
+    """Evaluate `ref` on the configured suite; return its EvalResult.
+
+    The result holds per-task scores (0..1) with stderr and document counts, every scored
+    document, the suite average (suite scale), the data source, protocol deviations, timings
+    and whether it came from the cache. lm-eval's own output, per-sample logs and the
+    leaderboard-style results JSON are written to `out_dir`. With `cache_only` (the model was
+    evaluated elsewhere) a cache miss raises EvalCacheMiss. With `grow_from` (the same model
+    measured the same way at a smaller limit) only the documents it lacks are scored, and the
+    two are merged into the result of the whole limit (climb.evaluate.grow).
+    """
+    import lm_eval
+
+    start = time.perf_counter()
+    suite = load_suite(cfg.suite)
+    folder, source = data_source(cfg)
+    key = evaluation_key(ref, cfg)
+    if use_cache and (hit := cached_result(ref, cfg, state)) is not None:
+        return hit
     if cache_only:
         raise EvalCacheMiss(
             f"no cached result for {ref.name} on {suite.name} (key {key[:12]}) in "
             f"{state.eval_cache}: the remote evaluation must write to the same state_dir "
             "(the shared volume) with the same suite, protocol, limit, data and lm-eval version"
         )
+    if grow_from is not None and grow_from.model.digest != ref.digest:
+        raise ValueError(f"grow_from belongs to {grow_from.model.digest[:12]}, not {ref.name}")
 
     plan = plan_suite(suite, folder, cfg.include_optional, protocol=cfg.protocol)
     if source == "smoke":
@@ -140,37 +160,73 @@ def evaluate_model(
             "benchmarks (set eval.data_dir to a mirror or `hub`)"
         )
     if cfg.backend == "vllm":
-        out, dtype = evaluate_with(make_vllm_lm(ref, cfg), plan.configs, cfg), "bfloat16"
+        lm, dtype = make_vllm_lm(ref, cfg), "bfloat16"
     else:
         device = _device(cfg.device)
         model, tokenizer = load_for_eval(ref, device)
-        out = run_lm_eval(model, tokenizer, plan.configs, cfg, device)
-        dtype = str(model.dtype).replace("torch.", "")
-    tasks, average = score_suite(suite, plan.leaves, out)
-    result = {
-        "model": {
-            "name": ref.name,
-            "digest": ref.digest,
-            "path": ref.path,
-            "adapter_path": ref.adapter_path,
-            "dtype": dtype,
-        },
-        "suite": suite.name,
-        "suite_version": suite.version,
-        "protocol": cfg.protocol,
-        "lm_eval_version": lm_eval.__version__,
-        "limit": cfg.limit,
-        "data_source": source,
-        "tasks": tasks,
-        "average": average,
-        "deviations": plan.deviations,
-        "protocol_notes": plan.notes,
-        "include_optional": cfg.include_optional,
-        "compute_seconds": time.perf_counter() - start,
-    }
+        lm, dtype = make_lm(model, tokenizer, cfg, device), str(model.dtype).replace("torch.", "")
+    if grow_from is None:
+        out = evaluate_with(lm, plan.configs, cfg)
+        tasks, average = score_suite(suite, plan.leaves, out)
+        documents = suite_documents(suite, plan.leaves, out.get("samples") or {})
+        evaluated = sum(len(d) for d in documents.values())
+    else:
+        out, documents, evaluated = _grow(lm, plan, suite, cfg, grow_from)
+        from climb.evaluate.grow import rescore
+
+        tasks, average = rescore(suite, plan.leaves, documents)
+    result = EvalResult(
+        model=ModelInfo(name=ref.name, digest=ref.digest, dtype=dtype),
+        suite=suite.name,
+        suite_version=suite.version,
+        protocol=cfg.protocol,
+        lm_eval_version=lm_eval.__version__,
+        limit=cfg.limit,
+        data_source=source,
+        include_optional=cfg.include_optional,
+        scale=suite.scale,
+        tasks=tasks,
+        average=average,
+        deviations=plan.deviations,
+        documents=documents,
+        protocol_notes=plan.notes,
+        cache_key=key,
+        evaluated_documents=evaluated,
+        compute_seconds=time.perf_counter() - start,
+    )
     write_outputs(out_dir, result, out)
     cache_put(state.eval_cache, key, result)
-    return {**result, "cache_key": key, "cached": False, "seconds": time.perf_counter() - start}
+    return result.model_copy(update={"seconds": time.perf_counter() - start})
+
+
+def _grow(
+    lm: Any, plan: Any, suite: Any, cfg: EvalConfig, grow_from: EvalResult
+) -> tuple[dict[str, Any], dict[str, list[DocResult]], int]:
+    """Score only the documents `grow_from` lacks at `cfg.limit`; return lm-eval's output of
+    that run, the merged documents of every leaf, and how many documents were scored now."""
+    from lm_eval.tasks import TaskManager
+
+    from climb.evaluate.documents import leaf_documents
+    from climb.evaluate.grow import merge, select_more
+
+    manager = TaskManager(include_defaults=False)
+    objects = manager.load(plan.configs)["tasks"]
+    more = select_more(objects, grow_from.documents, cfg.limit)
+    out: dict[str, Any] = {}
+    if more:
+        out = evaluate_with(lm, [objects[k] for k in more], cfg, samples=more, manager=manager)
+    samples = out.get("samples") or {}
+    by_leaf = {st.name: st for st in suite.tasks}
+    documents, evaluated = {}, 0
+    for name, leaves in plan.leaves.items():
+        st = by_leaf[name]
+        for leaf in leaves:
+            new = (
+                leaf_documents(samples[leaf], st.metrics(), st.filter, leaf) if leaf in more else []
+            )
+            evaluated += len(new)
+            documents[leaf] = merge(grow_from.documents.get(leaf, []), new)
+    return out, documents, evaluated
 
 
 def make_lm(model: Any, tokenizer: Any, cfg: EvalConfig, device: str) -> Any:
@@ -240,18 +296,26 @@ def run_lm_eval(
     return evaluate_with(make_lm(model, tokenizer, cfg, device), configs, cfg)
 
 
-def evaluate_with(lm: Any, configs: list[dict[str, Any]], cfg: EvalConfig) -> dict[str, Any]:
-    """Run lm-eval's simple_evaluate with a ready LM on task configs (limit from `cfg`); return
-    its output as plain JSON data."""
+def evaluate_with(
+    lm: Any,
+    tasks: list[Any],
+    cfg: EvalConfig,
+    samples: dict[str, list[int]] | None = None,
+    manager: Any = None,
+) -> dict[str, Any]:
+    """Run lm-eval's simple_evaluate with a ready LM on task configs (or loaded Task objects):
+    the first `cfg.limit` documents of each, or exactly the document indices in `samples`.
+    Returns lm-eval's output as plain JSON data."""
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
     out = simple_evaluate(
         model=lm,
-        tasks=configs,
-        limit=cfg.limit,
+        tasks=tasks,
+        limit=None if samples is not None else cfg.limit,
+        samples=samples,
         log_samples=True,
-        task_manager=TaskManager(include_defaults=False),
+        task_manager=manager or TaskManager(include_defaults=False),
         bootstrap_iters=1000,
     )
     if out is None:

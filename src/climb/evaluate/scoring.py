@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 from climb.evaluate.suites import Suite, SuiteTask
+from climb.records import TaskScore
 
 
 class ScoringError(ValueError):
@@ -54,8 +55,8 @@ def _root_sum_sq(parts: list[float | None]) -> float | None:
 
 def score_task(
     st: SuiteTask, leaves: list[str], results: dict[str, Any], n_samples: dict[str, Any]
-) -> dict[str, Any]:
-    """Return {score, stderr, metric, num_fewshot, n, subtasks} for one suite task (0..1 scale).
+) -> TaskScore:
+    """Return the TaskScore of one suite task (0..1 scale) from lm-eval's results and n-samples.
 
     `subtask_mean` (and `single`) normalise each leaf with its own baseline, then take the plain
     mean; `size_weighted` takes the mean over all documents, then normalises once.
@@ -82,21 +83,21 @@ def score_task(
             [s / (1.0 - (base[k] or 0.0)) if s is not None else None for k, (_, s) in raw.items()]
         )
         stderr = None if se is None else se / len(leaves)
-    out: dict[str, Any] = {
-        "score": score,
-        "stderr": stderr,
-        "metric": st.metric,
-        "num_fewshot": st.num_fewshot,
-        "n": sum(sizes.values()),
-    }
-    if len(leaves) > 1 or st.aggregate != "single":
-        out["subtasks"] = {leaf: round(v, 6) for leaf, v in normed.items()}
-    return out
+    subtasks = {leaf: round(v, 6) for leaf, v in normed.items()}
+    return TaskScore(
+        score=score,
+        stderr=stderr,
+        metric=st.metric,
+        num_fewshot=st.num_fewshot,
+        n=sum(sizes.values()),
+        subtasks=subtasks if len(leaves) > 1 or st.aggregate != "single" else {},
+        leaves=list(leaves),
+    )
 
 
 def score_suite(
     suite: Suite, leaves: dict[str, list[str]], lm_eval_out: dict[str, Any]
-) -> tuple[dict[str, dict[str, Any]], float]:
+) -> tuple[dict[str, TaskScore], float]:
     """Return (per-task scores, suite average on the suite's scale) from lm-eval's output."""
     results = lm_eval_out.get("results", {})
     n_samples = lm_eval_out.get("n-samples", {})
@@ -107,5 +108,5 @@ def score_suite(
     }
     if not tasks:
         raise ScoringError(f"suite {suite.name}: no task produced a score")
-    average = suite.scale * sum(t["score"] for t in tasks.values()) / len(tasks)
+    average = suite.scale * sum(t.score for t in tasks.values()) / len(tasks)
     return tasks, average

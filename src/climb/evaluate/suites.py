@@ -105,7 +105,11 @@ def suites_dir() -> Path:
 
 
 def load_suite(name_or_path: str) -> Suite:
-    """Load a suite by name (config/suites/NAME.yaml) or by path; raise SuiteError."""
+    """Load a suite by name (config/suites/NAME.yaml) or by path.
+
+    Returns the validated Suite; raises SuiteError with a one-line message naming the file and
+    each invalid field when the file is missing, not YAML, or does not match the schema.
+    """
     path = Path(name_or_path)
     if not path.suffix:
         path = suites_dir() / f"{name_or_path}.yaml"
@@ -113,6 +117,15 @@ def load_suite(name_or_path: str) -> Suite:
         known = sorted(p.stem for p in suites_dir().glob("*.yaml"))
         raise SuiteError(f"eval.suite: no suite {name_or_path!r}; known suites: {known}")
     try:
-        return Suite.model_validate(yaml.safe_load(path.read_text()))
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        one_line = " ".join(str(exc).split())
+        raise SuiteError(f"suite file {path} is not valid YAML: {one_line}") from exc
+    try:
+        return Suite.model_validate(raw)
     except ValidationError as exc:
-        raise SuiteError(f"suite file {path} is invalid: {exc}") from exc
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SuiteError(f"suite file {path} is invalid: {problems}") from exc

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from climb.evaluate.mirror import load_layout, redirect_to_mirror
+from climb.evaluate.mirror import MirrorError, load_layout, redirect_to_mirror
 from climb.evaluate.protocol import apply_protocol
-from climb.evaluate.suites import Suite, SuiteTask
-from climb.resources import config_dir
+from climb.evaluate.suites import Suite, SuiteError, SuiteTask
+from climb.resources import config_dir, smoke_benchmarks_dir
 
 
 @dataclass
@@ -91,21 +91,55 @@ def plan_suite(
     Takes the suite, the mirror folder (or None), whether optional members count, an optional
     TaskManager (default: `task_manager_for` the suite's tasks) and the protocol. Returns the
     plan; its deviations say where the data departs from the leaderboard's, its notes what
-    the protocol changed.
+    the protocol changed. Raises SuiteError when a member names no lm-eval task, and MirrorError
+    naming the member, the missing dataset and how to get it when the mirror cannot serve it.
     """
     selected = suite.selected(include_optional)
     tm = tm or task_manager_for([st.task for st in selected])
     layout = load_layout(data_dir) if data_dir is not None else {}
     plan = SuitePlan(configs=[], leaves={})
     for st in selected:
-        plan.leaves[st.name] = leaf_tasks(tm, st.task)
+        try:
+            plan.leaves[st.name] = leaf_tasks(tm, st.task)
+        except KeyError as exc:
+            raise SuiteError(
+                f"suite {suite.name}, task {st.name}: lm-eval has no task, group or tag named "
+                f"{st.task!r} (neither in {config_dir() / 'tasks'} nor lm-eval's own tasks)"
+            ) from exc
         for leaf in plan.leaves[st.name]:
             cfg = with_shots(resolved_config(tm, leaf), st)
             plan.notes.extend(apply_protocol(cfg, protocol))
             if data_dir is not None:
-                plan.deviations.extend(redirect_to_mirror(cfg, data_dir, layout))
+                try:
+                    plan.deviations.extend(redirect_to_mirror(cfg, data_dir, layout))
+                except MirrorError as exc:
+                    message = missing_data_message(suite, st, exc)
+                    if data_dir == smoke_benchmarks_dir():
+                        message += (
+                            " (eval.data_dir is unset: climb's bundled smoke set holds only "
+                            "the open-llm-v1 benchmarks)"
+                        )
+                    raise MirrorError(message) from exc
             plan.configs.append(cfg)
     return plan
+
+
+def missing_data_message(suite: Suite, st: SuiteTask, exc: MirrorError) -> str:
+    """Return a one-line error for a suite member the mirror cannot serve: which member, what
+    the mirror lacks (from `exc`), and the ways to get or skip it."""
+    what = (st.card or {}).get("dataset_name", st.task)
+    ways = [
+        f"export it with `climb mirror export {suite.name} DIR"
+        + (" --include-optional" if st.optional else "")
+        + "` on a machine that reaches the Hugging Face Hub and evaluate with eval.data_dir=DIR",
+        "or read the Hub directly (eval.data_dir=hub)",
+    ]
+    if st.optional:
+        ways.append(
+            f"or leave this optional member out (eval.include_optional=false: {st.name} is "
+            "then not run and not in the average)"
+        )
+    return f"suite {suite.name}, task {st.name} ({what}): {exc}; {', '.join(ways)}"
 
 
 def with_shots(cfg: dict[str, Any], st: SuiteTask) -> dict[str, Any]:

@@ -1,8 +1,7 @@
-"""The pipeline's stages as plain functions: each opens a nested MLflow run under the pipeline's
-parent run, calls the stage's module (models, data, launch, evaluate, promotion, publish), logs
-what it did, and returns a small JSON-serialisable dict for the next stage.
-
-The Prefect flow in flows/ calls these one by one; tests call them directly.
+"""The run context: what every stage of one pipeline run shares. It is made once, at start: the
+config validated then (a snapshot: the YAML is never re-read during the run, so editing the file
+mid-run changes nothing), the provenance recorded on the parent MLflow run, the run folder and
+the tracking server. Also the nested stage runs, and the end of the run (summary or failure).
 """
 
 from __future__ import annotations
@@ -13,12 +12,15 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from climb.config import ExperimentConfig, dump_config, load_config
 from climb.preflight import preflight
+from climb.records import RunSummary
+from climb.registry import tags as T
 from climb.registry import tracking
 from climb.registry.sysmetrics import monitor
 from climb.secrets import redact
@@ -27,36 +29,33 @@ from climb.state import StateDir, write_json_atomic
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class RunContext:
-    """What every stage needs to find the config, the state folder and its MLflow runs."""
+class RunContext(BaseModel):
+    """What every stage of one run needs: the config as validated at start, where the run's
+    files go, and its MLflow runs. Frozen: a stage cannot change what the next one sees."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    config: ExperimentConfig
     config_path: str
     overrides: tuple[str, ...]
-    state_root: str
+    provenance: dict[str, str]
     tracking_uri: str
     experiment_id: str
     parent_run_id: str
     run_dir: str
-    stage_runs: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def config(self) -> ExperimentConfig:
-        """The validated experiment config (re-read; it was validated at start)."""
-        return load_config(self.config_path, list(self.overrides))
 
     @property
     def state(self) -> StateDir:
         """The state folder layout."""
-        return StateDir.at(self.state_root)
+        return StateDir.at(self.config.state_dir)
 
     def client(self) -> Any:
         """An MlflowClient for this run's tracking server."""
         return tracking.client_for(self.tracking_uri)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict."""
-        return asdict(self)
+    def config_yaml(self) -> str:
+        """The run's config as YAML (what `config.yaml` in the run folder holds)."""
+        return dump_config(self.config)
 
 
 def git_commit(cwd: Path | None = None) -> str:
@@ -92,9 +91,20 @@ def start_pipeline(
 
     Raises ConfigError (bad config or a combination this machine cannot run) before any work.
     """
+    cfg = load_config(config_path, overrides)
+    return open_run(cfg, config_path, overrides, flow_run_id, flow_run_url)
+
+
+def open_run(
+    cfg: ExperimentConfig,
+    config_path: str,
+    overrides: list[str],
+    flow_run_id: str | None = None,
+    flow_run_url: str | None = None,
+) -> RunContext:
+    """Open the parent MLflow run of a validated config (preflight first); return the context."""
     import lm_eval
 
-    cfg = load_config(config_path, overrides)
     preflight(cfg)
     cfg.tracking.apply_http_settings()
     state = StateDir.at(cfg.state_dir)
@@ -103,18 +113,18 @@ def start_pipeline(
     exp_id = tracking.ensure_experiment(client, cfg.tracking.experiment, state)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     tags = {
-        "climb.config_hash": cfg.digest(),
-        "climb.git_commit": git_commit(),
-        "climb.base_model": cfg.model.display_name,
-        "climb.base_model_uri": cfg.model.base,
-        "climb.base_model_revision": cfg.model.revision or "",
-        "climb.suite": cfg.eval.suite,
-        "climb.protocol": cfg.eval.protocol,
-        "climb.lm_eval_version": lm_eval.__version__,
-        "climb.launcher": cfg.launcher.kind,
-        "climb.config_path": config_path,
-        "climb.prefect_flow_run_id": flow_run_id or "",
-        "climb.prefect_flow_run_url": flow_run_url or "",
+        T.CONFIG_HASH: cfg.digest(),
+        T.GIT_COMMIT: git_commit(),
+        T.BASE_MODEL: cfg.model.display_name,
+        T.BASE_MODEL_URI: cfg.model.base,
+        T.BASE_MODEL_REVISION: cfg.model.revision or "",
+        T.SUITE: cfg.eval.suite,
+        T.PROTOCOL: cfg.eval.protocol,
+        T.LM_EVAL_VERSION: lm_eval.__version__,
+        T.LAUNCHER: cfg.launcher.kind,
+        T.CONFIG_PATH: config_path,
+        T.PREFECT_FLOW_RUN_ID: flow_run_id or "",
+        T.PREFECT_FLOW_RUN_URL: flow_run_url or "",
     }
     parent = tracking.start_run(client, exp_id, f"{cfg.name}-{stamp}", tags=tags)
     tracking.log_flat(client, parent, params=tracking.flatten("", cfg.model_dump(mode="json")))
@@ -123,7 +133,14 @@ def start_pipeline(
     (run_dir / "config.yaml").write_text(redact(dump_config(cfg)))
     client.log_artifact(parent, str(run_dir / "config.yaml"))
     return RunContext(
-        config_path, tuple(overrides), str(state.root), uri, exp_id, parent, str(run_dir)
+        config=cfg.model_copy(deep=True),
+        config_path=config_path,
+        overrides=tuple(overrides),
+        provenance=tags,
+        tracking_uri=uri,
+        experiment_id=exp_id,
+        parent_run_id=parent,
+        run_dir=str(run_dir),
     )
 
 
@@ -132,7 +149,7 @@ def stage_run(ctx: RunContext, stage: str) -> Iterator[str]:
     """Open a nested MLflow run for `stage`; close it FINISHED or FAILED; log its wall time."""
     client = ctx.client()
     run_id = tracking.start_run(
-        client, ctx.experiment_id, stage, parent_id=ctx.parent_run_id, tags={"climb.stage": stage}
+        client, ctx.experiment_id, stage, parent_id=ctx.parent_run_id, tags={T.STAGE: stage}
     )
     start = time.perf_counter()
     interval = ctx.config.tracking.system_metrics_interval_s
@@ -148,7 +165,7 @@ def stage_run(ctx: RunContext, stage: str) -> Iterator[str]:
             lambda: tracking.log_flat(
                 client,
                 run_id,
-                tags={"climb.error": error},
+                tags={T.ERROR: error},
                 metrics={"stage_seconds": time.perf_counter() - start},
             ),
             lambda: client.set_terminated(run_id, "FAILED"),
@@ -158,19 +175,23 @@ def stage_run(ctx: RunContext, stage: str) -> Iterator[str]:
     client.set_terminated(run_id, "FINISHED")
 
 
-def finish_pipeline(ctx: RunContext, summary: dict[str, Any], status: str = "FINISHED") -> None:
-    """Write the run summary (JSON artifact + metrics) and close the parent run."""
+def finish_pipeline(ctx: RunContext, summary: RunSummary) -> None:
+    """Write the run summary (summary.json, an artifact of the parent run), log the stage times
+    as metrics and close the parent run FINISHED."""
     client = ctx.client()
     path = Path(ctx.run_dir) / "summary.json"
-    write_json_atomic(path, json.loads(redact(json.dumps(summary, default=str))))
+    write_json_atomic(path, json.loads(redact(summary.model_dump_json())))
     client.log_artifact(ctx.parent_run_id, str(path))
-    timings = summary.get("timings", {})
+    timings = summary.timings.model_dump()
     tracking.log_flat(
-        client,
-        ctx.parent_run_id,
-        metrics={f"time/{k}": v for k, v in timings.items() if isinstance(v, int | float)},
+        client, ctx.parent_run_id, metrics={f"time/{k}": v for k, v in timings.items()}
     )
-    client.set_terminated(ctx.parent_run_id, status)
+    close_run(ctx)
+
+
+def close_run(ctx: RunContext) -> None:
+    """Close the parent run FINISHED."""
+    ctx.client().set_terminated(ctx.parent_run_id, "FINISHED")
 
 
 def fail_pipeline(ctx: RunContext, error: BaseException) -> None:
@@ -180,7 +201,7 @@ def fail_pipeline(ctx: RunContext, error: BaseException) -> None:
         lambda: tracking.log_flat(
             client,
             ctx.parent_run_id,
-            tags={"climb.error": f"{type(error).__name__}: {error}"[:4000]},
+            tags={T.ERROR: f"{type(error).__name__}: {error}"[:4000]},
         ),
         lambda: client.set_terminated(ctx.parent_run_id, "FAILED"),
     )
@@ -194,8 +215,3 @@ def _best_effort(*calls: Callable[[], Any]) -> None:
             call()
         except Exception as exc:  # the original error is being raised; do not mask it
             log.warning("could not record the failure in MLflow: %s", exc)
-
-
-def as_json(obj: Any) -> Any:
-    """Round-trip through JSON (what Prefect will persist and show)."""
-    return json.loads(json.dumps(obj, default=str))

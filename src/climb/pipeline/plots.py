@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from climb.records import SuiteScores
 
 
 def _figure(width: float, height: float) -> Any:
@@ -20,35 +23,56 @@ def _figure(width: float, height: float) -> Any:
 
 
 def scores_chart(
-    candidate: dict[str, Any], reference: dict[str, Any] | None, ref_label: str, path: Path
+    candidate: SuiteScores, reference: SuiteScores | None, ref_label: str, path: Path
 ) -> Path:
-    """Draw candidate vs reference scores (points) per task plus the average; save a PNG.
-
-    `candidate` / `reference` are suite results ({"tasks": {name: {"score"}}, "average"}).
-    Returns `path`.
-    """
-    names = [*candidate["tasks"], "average"]
-    cand = [100 * t["score"] for t in candidate["tasks"].values()] + [candidate["average"]]
-    ref_tasks = (reference or {}).get("tasks", {})
-    ref = [100 * ref_tasks[n]["score"] if n in ref_tasks else 0.0 for n in candidate["tasks"]]
-    ref.append(float((reference or {}).get("average", 0.0)))
+    """Draw candidate vs reference scores per task plus the average (suite scale), each bar
+    with its standard error as an error bar and the documents it rests on; save a PNG.
+    Returns `path`."""
+    names = [*candidate.tasks, "average"]
+    cand = [candidate.points(t) for t in candidate.tasks] + [candidate.average]
+    cand_err = [candidate.stderr_points(t) for t in candidate.tasks]
+    cand_err.append(candidate.average_stderr())
     fig = _figure(max(6.0, 1.3 * len(names)), 4.0)
     ax = fig.add_subplot()
     x = list(range(len(names)))
     width = 0.38
-    if reference:
-        ax.bar([i - width / 2 for i in x], ref, width, label=ref_label, color="#9aa5b1")
-    bars = ax.bar([i + (width / 2 if reference else 0) for i in x], cand, width, label="candidate")
-    for bar, value in zip(bars, cand, strict=True):
+    if reference is not None:
+        ref = [reference.points(t) if t in reference.tasks else 0.0 for t in candidate.tasks]
+        ref_err = [
+            reference.stderr_points(t) if t in reference.tasks else None for t in candidate.tasks
+        ]
+        ref.append(reference.average)
+        ref_err.append(reference.average_stderr())
+        ax.bar(
+            [i - width / 2 for i in x],
+            ref,
+            width,
+            yerr=[e or 0.0 for e in ref_err],
+            capsize=3,
+            label=ref_label,
+            color="#9aa5b1",
+        )
+    bars = ax.bar(
+        [i + (width / 2 if reference is not None else 0) for i in x],
+        cand,
+        width,
+        yerr=[e or 0.0 for e in cand_err],
+        capsize=3,
+        label="candidate",
+    )
+    for bar, value, err in zip(bars, cand, cand_err, strict=True):
+        label = f"{value:.1f}" + (f"±{err:.1f}" if err is not None else "")
         ax.annotate(
-            f"{value:.1f}",
+            label,
             (bar.get_x() + bar.get_width() / 2, bar.get_height()),
             ha="center",
             va="bottom",
-            fontsize=8,
+            fontsize=7,
         )
-    ax.set_xticks(x, names, rotation=20, ha="right")
-    ax.set_ylabel("score (points)")
+    ticks = [f"{t}\n(n={candidate.tasks[t].n})" for t in candidate.tasks]
+    ticks.append(f"average\n(n={candidate.documents_scored})")
+    ax.set_xticks(x, ticks, rotation=20, ha="right")
+    ax.set_ylabel(f"score (0-{candidate.scale:g}), error bars: ±1 stderr")
     ax.set_title("candidate vs " + ref_label)
     ax.legend()
     fig.tight_layout()

@@ -1,103 +1,57 @@
-"""The promote stage of the pipeline: register the candidate, and when it won, publish it and
-move `champion` to it under the promotion lock (climb.registry.champion.release), re-checked against
+"""The body of the promote stage: register the candidate, and when it won, publish it and move
+`champion` to it under the promotion lock (climb.registry.champion.release), re-checked against
 the champion of that moment. A candidate that does not become champion is `challenger`.
 
 Order: publish first, then move the alias, both under the lock. A failed push (after its
 retries) raises and leaves the alias on the previous, published champion; the Hub commit is
-atomic, so the repo holds the old model or the new one, never a mix. See docs/tracking.md.
+atomic, so the repo holds the old model or the new one, never a mix. See docs/registry.md.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
-from climb.config import dump_config
+from climb.config import ExperimentConfig
+from climb.evaluate.runner import cached_result
+from climb.evaluate.suites import load_suite
 from climb.pipeline.context import RunContext, stage_run
 from climb.pipeline.plots import history_chart, scores_chart
 from climb.publish.repo import assemble, publish_weights
-from climb.publish.target import PublishResult, publish_folder
+from climb.publish.target import publish_folder
+from climb.records import (
+    Candidate,
+    Decision,
+    EvalResult,
+    ModelRef,
+    PreparedData,
+    PublishResult,
+    Reference,
+    Release,
+)
+from climb.registry import tags as T
 from climb.registry import tracking, versions
-from climb.registry.champion import Release, history, release
-from climb.registry.decision import Scores, recheck
+from climb.registry.champion import ChampionChange, history, release
+from climb.registry.decision import recheck
 
 log = logging.getLogger(__name__)
-PROVENANCE = (
-    "climb.config_hash",
-    "climb.git_commit",
-    "climb.dataset_digest",
-    "climb.base_model_revision",
-    "climb.lm_eval_version",
-    "climb.launcher",
-    "climb.prefect_flow_run_id",
-)
-RESULT_KEYS = (
-    "suite",
-    "suite_version",
-    "protocol",
-    "lm_eval_version",
-    "limit",
-    "data_source",
-    "average",
-    "deviations",
-)
-
-
-def compact_result(result: dict[str, Any]) -> str:
-    """Return the suite result as the JSON stored on a version (`climb.result`, < 5000 chars)."""
-    keep = {k: result.get(k) for k in RESULT_KEYS}
-    keep["tasks"] = {
-        k: {kk: v.get(kk) for kk in ("score", "stderr", "metric", "num_fewshot", "n")}
-        for k, v in result["tasks"].items()
-    }
-    model = result.get("model") or {}
-    keep["model"] = {k: model.get(k) for k in ("name", "digest", "dtype")}
-    return json.dumps(keep, sort_keys=True)
-
-
-def version_tags(
-    ctx: RunContext, candidate: dict[str, Any], result: dict[str, Any]
-) -> dict[str, str]:
-    """Return the tags of a candidate's model version: scores and provenance."""
-    parent_tags = ctx.client().get_run(ctx.parent_run_id).data.tags
-    tags = {k: parent_tags[k] for k in PROVENANCE if parent_tags.get(k)}
-    tags.update(
-        {
-            "climb.average": f"{result['average']:.6f}",
-            "climb.result": compact_result(result),
-            "climb.weights_digest": candidate["digest"],
-            "climb.base_model": candidate["base_name"],
-            "climb.base_model_uri": candidate["base_uri"],
-            "climb.method": candidate["method"],
-            "climb.suite": result["suite"],
-            "climb.suite_version": str(result["suite_version"]),
-            "climb.protocol": result["protocol"],
-            "climb.limit": str(result.get("limit")),
-            "climb.data_source": str(result.get("data_source")),
-            "climb.train_run_id": candidate["train_run_id"],
-            tracking.PIPELINE_RUN_TAG: ctx.parent_run_id,
-        }
-    )
-    tags.update({f"climb.score.{k}": f"{100 * v['score']:.4f}" for k, v in result["tasks"].items()})
-    return tags
 
 
 def publish_candidate(
-    ctx: RunContext, candidate: dict[str, Any], result: dict[str, Any], reasons: list[str]
-) -> dict[str, Any]:
+    ctx: RunContext,
+    candidate: Candidate,
+    result: EvalResult,
+    reasons: list[str],
+    data_sources: list[str],
+) -> PublishResult:
     """Build the repo folder of the candidate and push it (or write the outbox), in its own
-    `publish` stage run; return the PublishResult dict. Raises PublishError on failure."""
+    `publish` stage run; return where it went. Raises PublishError on failure."""
     cfg = ctx.config
     with stage_run(ctx, "publish") as run_id:
         work = Path(ctx.run_dir)
         weights, library = publish_weights(
-            cfg.publish,
-            candidate["method"],
-            candidate["base_path"],
-            candidate["adapter_path"],
-            work,
+            cfg.publish, candidate.method, candidate.base.path, candidate.weights_path, work
         )
         folder = work / "publish"
         digest = assemble(
@@ -105,63 +59,73 @@ def publish_candidate(
             folder,
             weights_dir=weights,
             library_name=library,
-            base_model=candidate["base_name"],
+            base_model=candidate.base.name,
             result=result,
-            config_yaml=dump_config(cfg),
+            config_yaml=ctx.config_yaml(),
             reasons=reasons,
-            source_paths=[s.path for s in cfg.data.sources],
+            source_paths=data_sources,
         )
-        published: PublishResult = publish_folder(cfg.publish, folder, digest, ctx.state)
+        published = publish_folder(cfg.publish, folder, digest, ctx.state)
         tracking.log_flat(
             ctx.client(),
             run_id,
             tags={
-                "climb.publish_mode": published.mode,
-                "climb.publish_location": published.location,
-                "climb.publish_digest": published.digest,
-                "climb.publish_commit": published.commit or "",
-                "climb.publish_attempts": published.attempts,
+                T.PUBLISH_MODE: published.mode,
+                T.PUBLISH_LOCATION: published.location,
+                T.PUBLISH_DIGEST: published.digest,
+                T.PUBLISH_COMMIT: published.commit or "",
+                T.PUBLISH_ATTEMPTS: published.attempts,
             },
         )
-    return published.to_dict()
+    return published
 
 
 def promote_candidate(
     ctx: RunContext,
     run_id: str,
-    candidate: dict[str, Any],
-    result: dict[str, Any],
-    decision: dict[str, Any],
-    reference: dict[str, Any],
-) -> dict[str, Any]:
-    """The body of the promote stage (see the module docstring); returns the stage's dict."""
+    candidate: Candidate,
+    result: EvalResult,
+    reference: Reference,
+    decision: Decision,
+    data: PreparedData,
+) -> Release:
+    """The body of the promote stage (see the module docstring); returns the Release."""
     cfg = ctx.config
     client = ctx.client()
     name = cfg.promotion.registered_model
+    provenance = ctx.provenance | {T.DATASET_DIGEST: data.digest}
+    tags = versions.version_tags(candidate, result, provenance, ctx.parent_run_id)
     version = versions.register_version(
-        client,
-        name,
-        candidate["source"],
-        candidate["train_run_id"],
-        version_tags(ctx, candidate, result),
+        client, name, candidate.source, candidate.train_run_id, tags
     )
-    outcome = Release(False, version, reference.get("version"), "; ".join(decision["reasons"]))
-    if decision["promote"]:
-        cand = Scores.from_result(result)
-        clean = client.get_run(ctx.parent_run_id).data.tags.get("climb.data_clean") != "False"
+    reasons = "; ".join(decision.reasons)
+    outcome = ChampionChange(
+        promoted=False, version=version, previous=reference.version, reason=reasons
+    )
+    if decision.promote:
+        suite = load_suite(cfg.eval.suite)
+        measured = cfg.eval.model_copy(update={"limit": result.limit})
 
-        def accept(current: versions.Champion | None) -> tuple[bool, str]:
+        def accept(current: versions.RegisteredVersion | None) -> tuple[bool, str]:
+            evaluation = None
+            if current is not None and current.version != reference.version:
+                ref = ModelRef(
+                    path="", name=f"{name} v{current.version}", digest=current.weights_digest
+                )
+                evaluation = cached_result(ref, measured, ctx.state)
             return recheck(
-                cand,
-                reference.get("version"),
+                result,
+                reference.version,
                 current.version if current else None,
-                current.result if current else None,
+                evaluation,
                 cfg.promotion,
-                clean,
+                suite,
+                data.clean,
             )
 
-        def publish() -> dict[str, Any]:
-            return publish_candidate(ctx, candidate, result, decision["reasons"])
+        def publish() -> PublishResult:
+            sources = [s.path for s in cfg.data.sources]
+            return publish_candidate(ctx, candidate, result, decision.reasons, sources)
 
         try:
             outcome = release(
@@ -172,7 +136,7 @@ def promote_candidate(
                 publish=publish if cfg.publish.enabled else None,
                 kind="pipeline",
                 by=f"pipeline {ctx.parent_run_id}",
-                reason="; ".join(decision["reasons"]),
+                reason=reasons,
                 run_id=ctx.parent_run_id,
                 timeout_s=cfg.promotion.lock_timeout_s,
                 stale_s=cfg.promotion.lock_stale_s,
@@ -182,57 +146,53 @@ def promote_candidate(
             raise
     if not outcome.promoted:
         client.set_registered_model_alias(name, versions.CHALLENGER, version)
-    elif "climb.promotion_error" in (client.get_model_version(name, version).tags or {}):
-        client.delete_model_version_tag(name, version, "climb.promotion_error")  # retry won
+    elif T.PROMOTION_ERROR in versions.get_version(client, name, version).tags:
+        client.delete_model_version_tag(name, version, T.PROMOTION_ERROR)  # a retry won
     publication = outcome.publish or _not_published(cfg, outcome, client, name, version)
-    tags = {
-        "climb.version": version,
-        "climb.promoted": outcome.promoted,
-        "climb.promotion_reason": outcome.reason,
-    }
-    tracking.log_flat(client, run_id, tags=tags)
-    tracking.log_flat(client, ctx.parent_run_id, tags=tags)
+    done = {T.VERSION: version, T.PROMOTED: outcome.promoted, T.PROMOTION_REASON: outcome.reason}
+    tracking.log_flat(client, run_id, tags=done)
+    tracking.log_flat(client, ctx.parent_run_id, tags=done)
     log_plots(ctx, result, reference)
-    return {
-        "promotion": {"registered_model": name, "version": version, "promoted": outcome.promoted},
-        "publish": publication,
-        "reason": outcome.reason,
-    }
+    return Release(
+        registered_model=name,
+        version=version,
+        promoted=outcome.promoted,
+        reason=outcome.reason,
+        publish=publication,
+    )
 
 
 def _not_published(
-    cfg: Any, outcome: Release, client: Any, name: str, version: str
-) -> dict[str, Any]:
+    cfg: ExperimentConfig, outcome: ChampionChange, client: Any, name: str, version: str
+) -> PublishResult:
     if not outcome.promoted:
-        return PublishResult("skipped", "", "", False, f"not promoted: {outcome.reason}").to_dict()
+        return PublishResult(mode="skipped", message=f"not promoted: {outcome.reason}")
     if not cfg.publish.enabled:
-        return PublishResult("skipped", "", "", False, "publish.enabled is false").to_dict()
-    raw = client.get_model_version(name, version).tags.get("climb.published")
-    if raw:  # promoted and published by an earlier attempt of this same run
-        return dict(json.loads(raw))
-    return PublishResult("skipped", "", "", False, outcome.reason).to_dict()
+        return PublishResult(mode="skipped", message="publish.enabled is false")
+    earlier = versions.published_record(versions.get_version(client, name, version))
+    if earlier is not None:  # promoted and published by an earlier attempt of this same run
+        return earlier
+    return PublishResult(mode="skipped", message=outcome.reason)
 
 
 def _mark_failed(client: Any, name: str, version: str, exc: BaseException) -> None:
     try:
         client.set_model_version_tag(
-            name, version, "climb.promotion_error", f"{type(exc).__name__}: {exc}"[:4000]
+            name, version, T.PROMOTION_ERROR, f"{type(exc).__name__}: {exc}"[:4000]
         )
         client.set_registered_model_alias(name, versions.CHALLENGER, version)
     except Exception:  # MLflow itself may be what failed; the error is raised anyway
         log.warning("could not record the promotion failure on %s v%s", name, version)
 
 
-def log_plots(ctx: RunContext, result: dict[str, Any], reference: dict[str, Any]) -> None:
-    """Log the candidate-vs-reference bar chart and the champion history plot to the parent run."""
+def log_plots(ctx: RunContext, result: EvalResult, reference: Reference) -> None:
+    """Log the candidate-vs-reference chart (with error bars) and the champion history plot to
+    the parent run; a plot that cannot be drawn is logged as a warning, never an error."""
     cfg = ctx.config
     out = Path(ctx.run_dir) / "plots"
-    label = reference.get("kind", "reference")
-    if reference.get("version"):
-        label += f" v{reference['version']}"
     client = ctx.client()
     try:
-        scores_chart(result, reference.get("result"), label, out / "scores.png")
+        scores_chart(result, reference.result, reference.label, out / "scores.png")
         events = history(client, cfg.promotion.registered_model)
         history_chart(events, out / "champion_history.png", cfg.promotion.registered_model)
         client.log_artifacts(ctx.parent_run_id, str(out), artifact_path="plots")

@@ -1,157 +1,155 @@
-"""The end-of-run summary: reference vs candidate per task and average, the decision, where the
-run can be seen (MLflow, Prefect), and the wall time of each stage with the orchestration
-overhead (wall time not spent in data, training or evaluation compute).
+"""The end-of-run summary: reference vs candidate per task and average (each score with its
+standard error and the documents it rests on), the decision, where the run can be seen (MLflow,
+Prefect), and the wall time of each stage with the orchestration overhead (wall time not spent
+in data, training or evaluation compute). Rendered as text for the terminal and as Markdown for
+the Prefect artifact.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-COMPUTE_STAGES = (
-    "resolve_base_model",
-    "prepare_data",
-    "fine_tune",
-    "evaluate_candidate",
-    "evaluate_reference",
-)
+from climb.records import Comparison, RunSummary, SuiteScores
 
 
-def overhead(timings: dict[str, float], total: float) -> tuple[float, float]:
-    """Return (orchestration seconds, share of total) given per-stage compute seconds."""
-    compute = sum(v for k, v in timings.items() if k in COMPUTE_STAGES)
-    extra = max(0.0, total - compute)
-    return extra, (extra / total if total > 0 else 0.0)
+def _pm(value: float | None, se: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f} ± {se:.2f}" if se is not None else f"{value:.2f} ± ?"
 
 
-def _fmt(v: float | None) -> str:
-    return "-" if v is None else f"{v:6.2f}"
+def _gain(name: str, r: float | None, c: float, comparison: Comparison | None) -> str:
+    """The gain cell: `+1.23 [-0.40, +2.86]` with the paired interval, else the plain delta."""
+    if comparison is not None:
+        iv = comparison.average if name == "average" else comparison.tasks.get(name)
+        if iv is not None:
+            return iv.label()
+    return "-" if r is None else f"{c - r:+.2f}"
+
+
+def _rows(
+    reference: SuiteScores | None, candidate: SuiteScores, comparison: Comparison | None = None
+) -> list[tuple[str, str, str, str, str]]:
+    """(task, reference, candidate, gain, documents) cells, the average last."""
+    rows = []
+    for name, t in candidate.tasks.items():
+        has_ref = reference is not None and name in reference.tasks
+        r = reference.points(name) if reference is not None and has_ref else None
+        r_se = reference.stderr_points(name) if reference is not None and has_ref else None
+        c = candidate.points(name)
+        cells = (_pm(r, r_se), _pm(c, candidate.stderr_points(name)))
+        rows.append((name, *cells, _gain(name, r, c, comparison), str(t.n)))
+    r_avg = reference.average if reference is not None else None
+    r_avg_se = reference.average_stderr() if reference is not None else None
+    rows.append(
+        (
+            "average",
+            _pm(r_avg, r_avg_se),
+            _pm(candidate.average, candidate.average_stderr()),
+            _gain("average", r_avg, candidate.average, comparison),
+            str(candidate.documents_scored),
+        )
+    )
+    return rows
+
+
+def _legend(scale: float, comparison: Comparison | None) -> str:
+    text = f"scores 0-{scale:g}; ± is one standard error"
+    if comparison is None:
+        return text
+    return (
+        f"{text}; gain [low, high] is the {100 * comparison.confidence:g}% interval of a paired "
+        f"bootstrap over {comparison.paired_documents} documents ({comparison.resamples} "
+        "resamples)"
+    )
 
 
 def score_table(
-    reference: dict[str, Any] | None, candidate: dict[str, Any], ref_label: str
+    reference: SuiteScores | None,
+    candidate: SuiteScores,
+    ref_label: str,
+    comparison: Comparison | None = None,
 ) -> list[str]:
-    """Return the lines of a per-task table (points, x100) of reference vs candidate."""
-    lines = [f"{'task':<18} {ref_label:>10} {'candidate':>10} {'delta':>8}"]
-    ref_tasks = (reference or {}).get("tasks", {})
-    for name, t in candidate["tasks"].items():
-        c = 100 * t["score"]
-        r = 100 * ref_tasks[name]["score"] if name in ref_tasks else None
-        d = None if r is None else c - r
-        lines.append(f"{name:<18} {_fmt(r):>10} {_fmt(c):>10} {_fmt(d):>8}")
-    r_avg = reference.get("average") if reference else None
-    c_avg = candidate["average"]
-    lines.append(
-        f"{'average':<18} {_fmt(r_avg):>10} {_fmt(c_avg):>10} "
-        f"{_fmt(None if r_avg is None else c_avg - r_avg):>8}"
-    )
+    """Return the lines of a per-task table of reference vs candidate: scores on the suite's
+    scale with ± their standard error, the gain (with its paired confidence interval when a
+    comparison is given), and the documents each score rests on."""
+    width = 24 if comparison is not None else 8
+    lines = [f"{'task':<18} {ref_label[:16]:>16} {'candidate':>16} {'gain':>{width}} {'docs':>6}"]
+    for name, ref, cand, gain, n in _rows(reference, candidate, comparison):
+        lines.append(f"{name:<18} {ref:>16} {cand:>16} {gain:>{width}} {n:>6}")
+    lines.append(f"({_legend(candidate.scale, comparison)})")
     return lines
 
 
-def render_summary(summary: dict[str, Any]) -> str:
+def _verdict(summary: RunSummary) -> str:
+    return "PROMOTED to champion" if summary.release.promoted else "NOT promoted"
+
+
+def render_summary(summary: RunSummary) -> str:
     """Return the human-readable summary printed at the end of `climb run`."""
-    ref = summary.get("reference") or {}
-    ref_label = ref.get("kind", "reference")
-    if ref.get("version"):
-        ref_label = f"{ref_label} v{ref['version']}"
-    out = [
-        "",
-        "=" * 72,
-        f"climb run {summary.get('name', '')}: {summary.get('status', '')}",
-        "=" * 72,
-    ]
-    cand = summary.get("candidate_result")
-    if cand:
-        out += score_table(ref.get("result"), cand, ref_label[:10])
-        if cand.get("deviations"):
-            out.append("deviations: " + "; ".join(cand["deviations"]))
-    decision = summary.get("decision") or {}
-    if decision:
-        verdict = (
-            "PROMOTED to champion"
-            if summary.get("promotion", {}).get("promoted")
-            else "NOT promoted"
+    cand = summary.candidate_result
+    out = ["", "=" * 72, f"climb run {summary.name}: {summary.status}", "=" * 72]
+    decision = summary.decision
+    out += score_table(summary.reference_result, cand, summary.reference_label, decision.comparison)
+    if cand.deviations:
+        out.append("deviations: " + "; ".join(cand.deviations))
+    for step in summary.escalation:
+        out.append(
+            f"escalated to limit {step.limit or 'full'}: scored {step.candidate_documents} more "
+            f"candidate and {step.reference_documents} more reference documents in "
+            f"{step.seconds:.1f}s -> {step.outcome}"
         )
-        out += ["", f"decision: {verdict}"] + [f"  - {r}" for r in decision.get("reasons", [])]
-        why = summary.get("promotion_reason")
-        if why and decision.get("promote") and why not in decision.get("reasons", []):
-            out.append(f"  - at promotion time (under the lock): {why}")
-    promo = summary.get("promotion") or {}
-    if promo.get("version"):
-        out.append(f"registry: {promo['registered_model']} version {promo['version']}")
-    pub = summary.get("publish") or {}
-    if pub:
-        out.append(f"publish: {pub.get('mode')}: {pub.get('message')}")
+    out += ["", f"decision: {_verdict(summary)} ({decision.outcome.replace('_', ' ')})"]
+    out += [f"  - {r}" for r in decision.reasons]
+    why = summary.release.reason
+    if why and decision.promote and why not in decision.reasons:
+        out.append(f"  - at promotion time (under the lock): {why}")
+    rel = summary.release
+    out.append(f"registry: {rel.registered_model} version {rel.version}")
+    out.append(f"publish: {rel.publish.mode}: {rel.publish.message}")
     out += [
         "",
-        f"MLflow run:     {summary.get('mlflow_run_url', '-')}",
-        f"Prefect flow:   {summary.get('prefect_flow_run_url', '-')}",
+        f"MLflow run:     {summary.mlflow_run_url}",
+        f"Prefect flow:   {summary.prefect_flow_run_url or '-'}",
         "",
         "wall time by stage (s):",
     ]
-    timings: dict[str, float] = summary.get("timings", {})
-    for name, secs in timings.items():
+    for name, secs in summary.timings.model_dump().items():
         out.append(f"  {name:<24} {secs:8.1f}")
-    total = float(summary.get("total_seconds", 0.0))
-    extra, share = overhead(timings, total)
-    out.append(f"  {'total':<24} {total:8.1f}")
+    extra, share = summary.overhead()
+    out.append(f"  {'total':<24} {summary.total_seconds:8.1f}")
     out.append(f"  orchestration overhead   {extra:8.1f}  ({100 * share:.1f} % of the run)")
     return "\n".join(out)
 
 
-def _cell(v: float | None) -> str:
-    return "-" if v is None else f"{v:.2f}"
-
-
-def decision_markdown(summary: dict[str, Any]) -> str:
-    """Return the run's promotion report as Markdown (the Prefect artifact of each run).
-
-    `summary` has the keys of the flow's summary: candidate_result, reference {kind, version,
-    result}, decision {promote, reasons}, promotion {registered_model, version, promoted},
-    promotion_reason, publish {mode, message, location} and mlflow_run_url.
-    """
-    cand = summary.get("candidate_result") or {}
-    ref = summary.get("reference") or {}
-    ref_result = ref.get("result") or {}
-    label = ref.get("kind", "reference") + (f" v{ref['version']}" if ref.get("version") else "")
-    promo = summary.get("promotion") or {}
-    decision = summary.get("decision") or {}
-    verdict = "**promoted to champion**" if promo.get("promoted") else "**not promoted**"
+def decision_markdown(summary: RunSummary) -> str:
+    """Return the run's promotion report as Markdown (the Prefect artifact of each run)."""
+    cand = summary.candidate_result
+    rel = summary.release
+    verdict = "**promoted to champion**" if rel.promoted else "**not promoted**"
+    comparison = summary.decision.comparison
+    outcome = summary.decision.outcome.replace("_", " ")
     lines = [
-        f"# {summary.get('name', 'climb run')}: {verdict}",
+        f"# {summary.name}: {verdict} ({outcome})",
         "",
-        f"| task | {label} | candidate | delta |",
-        "|---|---:|---:|---:|",
+        f"| task | {summary.reference_label} | candidate | gain | documents |",
+        "|---|---:|---:|---:|---:|",
     ]
-    ref_tasks = ref_result.get("tasks", {})
-    for name, t in (cand.get("tasks") or {}).items():
-        c = 100 * t["score"]
-        r = 100 * ref_tasks[name]["score"] if name in ref_tasks else None
+    for name, ref, c, gain, n in _rows(summary.reference_result, cand, comparison):
+        label = "**average**" if name == "average" else name
+        lines.append(f"| {label} | {ref} | {c} | {gain} | {n} |")
+    legend = _legend(cand.scale, comparison)
+    lines += ["", legend[0].upper() + legend[1:] + "."]
+    for step in summary.escalation:
         lines.append(
-            f"| {name} | {_cell(r)} | {_cell(c)} | {_cell(None if r is None else c - r)} |"
+            f"- escalated to limit {step.limit or 'full'}: {step.candidate_documents} + "
+            f"{step.reference_documents} documents scored in {step.seconds:.1f}s, {step.outcome}"
         )
-    c_avg, r_avg = cand.get("average"), ref_result.get("average")
-    d_avg = None if c_avg is None or r_avg is None else c_avg - r_avg
-    lines.append(f"| **average** | {_cell(r_avg)} | {_cell(c_avg)} | {_cell(d_avg)} |")
     lines += ["", "## Decision", ""]
-    lines += [f"- {r}" for r in decision.get("reasons", [])] or ["- (no decision recorded)"]
-    why = summary.get("promotion_reason")
-    if why and decision.get("promote") and why not in decision.get("reasons", []):
-        lines.append(f"- at promotion time (under the lock): {why}")
-    if promo.get("version"):
-        lines += [
-            "",
-            f"Registry: `{promo.get('registered_model')}` version {promo['version']}"
-            + (" holds `champion`." if promo.get("promoted") else " holds `challenger`."),
-        ]
-    pub = summary.get("publish") or {}
-    if pub:
-        lines.append(f"Publish: {pub.get('mode')}: {pub.get('message')}")
-    if cand.get("suite"):
-        lines.append(
-            f"Suite: {cand['suite']} v{cand.get('suite_version')}, protocol "
-            f"{cand.get('protocol')}, limit {cand.get('limit') or 'none'}, "
-            f"data {cand.get('data_source')}."
-        )
-    if summary.get("mlflow_run_url"):
-        lines.append(f"MLflow run: [{summary['mlflow_run_url']}]({summary['mlflow_run_url']})")
+    lines += [f"- {r}" for r in summary.decision.reasons] or ["- (no decision recorded)"]
+    if rel.reason and summary.decision.promote and rel.reason not in summary.decision.reasons:
+        lines.append(f"- at promotion time (under the lock): {rel.reason}")
+    holds = " holds `champion`." if rel.promoted else " holds `challenger`."
+    lines += ["", f"Registry: `{rel.registered_model}` version {rel.version}" + holds]
+    lines.append(f"Publish: {rel.publish.mode}: {rel.publish.message}")
+    lines.append(f"Suite: {cand.measurement.label()}.")
+    lines.append(f"MLflow run: [{summary.mlflow_run_url}]({summary.mlflow_run_url})")
     return "\n".join(lines) + "\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from climb.evaluate.suites import Suite
+from climb.records import SuiteScores
 from climb.secrets import redact
 
 LEADERBOARD_SOURCE = (
@@ -20,25 +21,26 @@ def model_card(
     *,
     repo_id: str,
     base_model: str,
-    result: dict[str, Any],
+    result: SuiteScores,
     suite: Suite,
     license_id: str,
     datasets: list[str],
     config_yaml: str,
-    decision: dict[str, Any],
+    reasons: list[str],
     library_name: str = "peft",
     training_data: list[str] | None = None,
 ) -> Any:
     """Return a huggingface_hub ModelCard with model-index results in the leaderboard format.
 
     `datasets` are Hub dataset ids (card metadata); `training_data` names every source in the
-    card's text (local files included). `decision` is {"reasons": [...]}, shown as is.
+    card's text (local files included). `reasons` say why this model is the champion. Every
+    score is shown with its standard error and the number of documents it rests on.
     """
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     evals = []
     for st in suite.tasks:
-        task = result["tasks"].get(st.name)
+        task = result.tasks.get(st.name)
         if task is None:
             continue
         card = st.card or {}
@@ -52,7 +54,7 @@ def model_card(
                 dataset_split=card.get("split"),
                 dataset_args={"num_few_shot": st.num_fewshot},
                 metric_type=st.metric,
-                metric_value=round(100.0 * task["score"], 2),
+                metric_value=round(result.points(st.name), 2),
                 metric_name=card.get("metric_name", st.metric),
                 source_name=LEADERBOARD_SOURCE[0] if suite.name.startswith("open-llm") else "climb",
                 source_url=LEADERBOARD_SOURCE[1] if suite.name.startswith("open-llm") else None,
@@ -69,10 +71,11 @@ def model_card(
         pipeline_tag="text-generation",
     )
     rows = "\n".join(
-        f"| {name} | {t['num_fewshot']} | {t['metric']} | {100 * t['score']:.2f} |"
-        for name, t in result["tasks"].items()
+        f"| {name} | {t.num_fewshot} | {t.metric} | {result.points(name):.2f} | "
+        f"{_se(result.stderr_points(name))} | {t.n} |"
+        for name, t in result.tasks.items()
     )
-    deviations = "\n".join(f"- {d}" for d in result.get("deviations", [])) or "- none"
+    deviations = "\n".join(f"- {d}" for d in result.deviations) or "- none"
     content = f"""---
 {data.to_yaml()}
 ---
@@ -85,20 +88,24 @@ Fine-tuned from [{base_model}](https://huggingface.co/{base_model}) with
 
 Training data: {", ".join(training_data or datasets) or "not recorded"}.
 
-## Evaluation ({suite.name}, lm-eval {result["lm_eval_version"]}, protocol {result["protocol"]})
+## Evaluation ({suite.name}, lm-eval {result.lm_eval_version}, protocol {result.protocol})
 
-| task | shots | metric | score |
-|---|---|---|---|
+Scores on a 0-{result.scale:g} scale; ± is the standard error; documents is how many scored
+documents each score rests on.
+
+| task | shots | metric | score | ± | documents |
+|---|---|---|---|---|---|
 {rows}
-| **average** | | | **{result["average"]:.2f}** |
+| **average** | | | **{result.average:.2f}** | {_se(result.average_stderr())} | \
+{result.documents_scored} |
 
-Limit per task: {result.get("limit") or "none (full benchmarks)"}. Data: {result["data_source"]}.
+Limit per task: {result.limit or "none (full benchmarks)"}. Data: {result.data_source}.
 Deviations from the leaderboard's protocol:
 {deviations}
 
 ## Why this model is the champion
 
-{chr(10).join("- " + r for r in decision.get("reasons", []))}
+{chr(10).join("- " + r for r in reasons)}
 
 ## Training configuration
 
@@ -107,3 +114,7 @@ Deviations from the leaderboard's protocol:
 ```
 """
     return ModelCard(content)
+
+
+def _se(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

@@ -16,6 +16,7 @@ from climb.evaluate.results import leaderboard_json
 from climb.evaluate.suites import load_suite
 from climb.publish.card import model_card
 from climb.publish.hub import DIGEST_FILE
+from climb.records import SuiteScores
 from climb.secrets import redact
 from climb.state import atomic_dir, file_sha256
 
@@ -53,7 +54,7 @@ def assemble(
     weights_dir: Path,
     library_name: str,
     base_model: str,
-    result: dict[str, Any],
+    result: SuiteScores,
     config_yaml: str,
     reasons: list[str],
     source_paths: list[str],
@@ -67,11 +68,11 @@ def assemble(
         repo_id=cfg.full_repo_id,
         base_model=base_model,
         result=result,
-        suite=load_suite(result["suite"]),
+        suite=load_suite(result.suite),
         license_id=cfg.license,
         datasets=hub_datasets(source_paths),
         config_yaml=config_yaml,
-        decision={"reasons": reasons},
+        reasons=reasons,
         library_name=library_name,
         training_data=[Path(p).name if "://" not in p else p for p in source_paths],
     )

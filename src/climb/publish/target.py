@@ -10,34 +10,16 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from climb.config import PublishConfig
 from climb.publish.hub import HubError, push
+from climb.records import PublishResult
 from climb.state import StateDir, atomic_dir, safe_name
 
 
 class PublishError(RuntimeError):
     """Publishing failed; the message says what to fix (never contains the token)."""
-
-
-@dataclass(frozen=True)
-class PublishResult:
-    """Where the model went."""
-
-    mode: str  # "push" | "outbox" | "skipped"
-    location: str
-    digest: str
-    pushed: bool
-    message: str
-    commit: str | None = None
-    attempts: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict."""
-        return asdict(self)
 
 
 def resolved_mode(cfg: PublishConfig) -> str:
@@ -57,11 +39,11 @@ def write_outbox(cfg: PublishConfig, folder: Path, digest: str, state: StateDir)
         shutil.copytree(folder, tmp, dirs_exist_ok=True)
     why = "publish.mode=dry-run" if cfg.mode == "dry-run" else f"no {cfg.token_env} set"
     return PublishResult(
-        "outbox",
-        str(target),
-        digest,
-        False,
-        f"{why}: wrote what would be pushed to {cfg.full_repo_id} into {target}",
+        mode="outbox",
+        location=str(target),
+        digest=digest,
+        pushed=False,
+        message=f"{why}: wrote what would be pushed to {cfg.full_repo_id} into {target}",
     )
 
 
@@ -103,11 +85,11 @@ def publish_folder(
     except HubError as exc:
         raise PublishError(str(exc).replace(token, "***")) from None
     return PublishResult(
-        "push",
-        result.url,
-        digest,
-        result.pushed,
-        result.message,
-        result.commit,
-        result.attempts,
+        mode="push",
+        location=result.url,
+        digest=digest,
+        pushed=result.pushed,
+        message=result.message,
+        commit=result.commit,
+        attempts=result.attempts,
     )

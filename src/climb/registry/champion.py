@@ -16,25 +16,30 @@ when, why, the previous champion, and for rollbacks which earlier event it resto
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from typing import Any
 
-from climb.registry.lock import registry_lock
-from climb.registry.tracking import TAG_PREFIX
-from climb.registry.versions import CHALLENGER, CHAMPION, Champion, aliases, get_champion
+from pydantic import ValidationError
 
-HISTORY_PREFIX = f"{TAG_PREFIX}champion."
+from climb.records import PublishResult, Record
+from climb.registry import tags as T
+from climb.registry.lock import registry_lock
+from climb.registry.versions import (
+    CHALLENGER,
+    CHAMPION,
+    RegisteredVersion,
+    aliases,
+    get_champion,
+    get_version,
+)
 
 
 class ChampionError(RuntimeError):
     """A manual champion change cannot be done; the message says why."""
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(Record):
     """One move of the champion alias."""
 
     key: str
@@ -48,20 +53,16 @@ class Event:
     restores: str | None = None
     run_id: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict."""
-        return asdict(self)
 
-
-@dataclass(frozen=True)
-class Release:
-    """What `release` did."""
+class ChampionChange(Record):
+    """What `release` did: whether `version` became champion, the one it replaced, why, where
+    it was published, and the history event that records the move."""
 
     promoted: bool
     version: str
     previous: str | None
     reason: str
-    publish: dict[str, Any] | None = None
+    publish: PublishResult | None = None
     event: str | None = None
 
 
@@ -75,10 +76,10 @@ def history(client: Any, model_name: str) -> list[Event]:
         return []
     events = []
     for key, raw in tags.items():
-        if key.startswith(HISTORY_PREFIX):
+        if key.startswith(T.CHAMPION_EVENT_PREFIX):
             try:
-                events.append(Event(**json.loads(raw)))
-            except (ValueError, TypeError):
+                events.append(Event.model_validate_json(raw))
+            except ValidationError:
                 continue
     return sorted(events, key=lambda e: e.key)
 
@@ -86,7 +87,7 @@ def history(client: Any, model_name: str) -> list[Event]:
 def record_event(client: Any, model_name: str, event: Event) -> None:
     """Append `event` to the champion history (one registered-model tag)."""
     client.set_registered_model_tag(
-        model_name, HISTORY_PREFIX + event.key, json.dumps(event.to_dict(), sort_keys=True)
+        model_name, T.CHAMPION_EVENT_PREFIX + event.key, event.model_dump_json()
     )
 
 
@@ -103,7 +104,18 @@ def new_event(
     """Build an event stamped now (its key sorts by time)."""
     now = time.time()
     key = f"{int(now * 1000):015d}-v{version}"
-    return Event(key, version, previous, kind, by, reason[:2000], now, average, restores, run_id)
+    return Event(
+        key=key,
+        version=version,
+        previous=previous,
+        kind=kind,
+        by=by,
+        reason=reason[:2000],
+        when=now,
+        average=average,
+        restores=restores,
+        run_id=run_id,
+    )
 
 
 def release(
@@ -111,44 +123,47 @@ def release(
     model_name: str,
     version: str,
     *,
-    accept: Callable[[Champion | None], tuple[bool, str]],
-    publish: Callable[[], dict[str, Any]] | None,
+    accept: Callable[[RegisteredVersion | None], tuple[bool, str]],
+    publish: Callable[[], PublishResult] | None,
     kind: str,
     by: str,
     reason: str,
     run_id: str | None = None,
-    restores: Callable[[Champion | None], str | None] | None = None,
+    restores: Callable[[RegisteredVersion | None], str | None] | None = None,
     timeout_s: float = 900.0,
     stale_s: float = 600.0,
-) -> Release:
+) -> ChampionChange:
     """Make `version` the champion if `accept(current champion)` still holds, publishing first.
 
     accept: re-checked under the lock; returns (ok, reason). publish: called under the lock
-    only when accepted, before the alias moves; returns a JSON-able dict and raises on failure
-    (the alias is then untouched). Returns the Release (promoted or not, and why).
+    only when accepted, before the alias moves; returns where it went and raises on failure
+    (the alias is then untouched). Returns the ChampionChange (promoted or not, and why).
     """
     with registry_lock(client, model_name, timeout_s=timeout_s, stale_s=stale_s) as lock:
         current = get_champion(client, model_name)
         previous = current.version if current else None
         if current is not None and current.version == version:
-            return Release(True, version, previous, f"version {version} is already the champion")
+            return ChampionChange(
+                promoted=True,
+                version=version,
+                previous=previous,
+                reason=f"version {version} is already the champion",
+            )
         ok, why = accept(current)
         if not ok:
-            return Release(False, version, previous, why)
+            return ChampionChange(promoted=False, version=version, previous=previous, reason=why)
         published = publish() if publish is not None else None
         if published is not None:
             client.set_model_version_tag(
-                model_name, version, f"{TAG_PREFIX}published", json.dumps(published)[:4000]
+                model_name, version, T.PUBLISHED, published.model_dump_json()[:4000]
             )
-        mv = client.get_model_version(model_name, version)
-        raw_avg = (mv.tags or {}).get(f"{TAG_PREFIX}average")
         event = new_event(
             version,
             previous,
             kind,
             by,
             reason or why,
-            float(raw_avg) if raw_avg else None,
+            get_version(client, model_name, version).average,
             restores(current) if restores else None,
             run_id,
         )
@@ -157,7 +172,14 @@ def release(
         if aliases(client, model_name).get(CHALLENGER) == version:
             client.delete_registered_model_alias(model_name, CHALLENGER)
         record_event(client, model_name, event)
-        return Release(True, version, previous, why, published, event.key)
+        return ChampionChange(
+            promoted=True,
+            version=version,
+            previous=previous,
+            reason=why,
+            publish=published,
+            event=event.key,
+        )
 
 
 def origin(events: list[Event], event: Event) -> Event:

@@ -1,140 +1,144 @@
-"""The promotion decision: a pure function of the candidate's scores, the reference's scores
-(the champion's, or the base model's when there is no champion) and the policy. It returns the
-decision with every reason, so the flow, the report and MLflow all say the same thing.
+"""The promotion decision: a pure function of the candidate's and the reference's per-document
+results (the champion's, or the base model's when there is no champion), the suite and the
+policy. It returns the decision with its outcome and every reason, each with its numbers, so
+the flow, the report, the model card and MLflow all say the same thing.
+
+The rule (docs/registry.md): the gain of the suite average is estimated with a paired bootstrap
+over the documents both models were scored on (climb.registry.significance). The candidate is
+better when the interval's lower bound is above `min_improvement`, not better when its upper
+bound is at or below it, and inconclusive when the interval straddles the bar: a gain inside
+the noise never makes a new champion.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Literal
 
 from climb.config import PromotionConfig
+from climb.evaluate.suites import Suite
+from climb.records import Comparison, Decision, EvalResult, Outcome, SuiteScores
+from climb.registry.significance import ComparisonError, compare
 
 
-@dataclass(frozen=True)
-class Scores:
-    """A model's suite result as the decision needs it."""
-
-    average: float
-    tasks: dict[str, float]
-    suite: str
-    suite_version: str
-    protocol: str
-    limit: int | None = None
-    data_source: str = ""
-
-    @classmethod
-    def from_result(cls, result: dict[str, Any]) -> Scores:
-        """Build from a suite result dict (as `evaluate_model` returns); task scores in points."""
-        return cls(
-            average=float(result["average"]),
-            tasks={k: 100.0 * float(v["score"]) for k, v in result["tasks"].items()},
-            suite=result["suite"],
-            suite_version=str(result["suite_version"]),
-            protocol=result["protocol"],
-            limit=result.get("limit"),
-            data_source=result.get("data_source", ""),
-        )
-
-    def comparable_with(self, other: Scores) -> bool:
-        """True when both were measured the same way (suite, version, protocol, limit, data)."""
-        return (self.suite, self.suite_version, self.protocol, self.limit, self.data_source) == (
-            other.suite,
-            other.suite_version,
-            other.protocol,
-            other.limit,
-            other.data_source,
-        )
+def _finite(scores: SuiteScores) -> bool:
+    values = [scores.average, *(t.score for t in scores.tasks.values())]
+    return bool(scores.tasks) and all(math.isfinite(v) for v in values)
 
 
-@dataclass(frozen=True)
-class Decision:
-    """Whether to promote, against what, and why."""
+def _pct(confidence: float) -> str:
+    return f"{100 * confidence:g}%"
 
-    promote: bool
-    reference: str  # "champion" | "base"
-    delta: float | None
-    reasons: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict."""
-        return asdict(self)
+def judge(comparison: Comparison, policy: PromotionConfig, kind: str) -> tuple[Outcome, list[str]]:
+    """The outcome of a comparison under the policy, and its reasons (with the numbers)."""
+    bar = policy.min_improvement
+    avg = comparison.average
+    where = (
+        f"average gain over {kind} {avg.label()} ({_pct(comparison.confidence)} interval, "
+        f"{comparison.paired_documents} paired documents)"
+    )
+    regressed, unsure = [], []
+    if policy.max_task_regression is not None:
+        limit = policy.max_task_regression
+        for task, iv in comparison.tasks.items():
+            if -iv.high > limit:
+                regressed.append(
+                    f"task {task} regressed: gain {iv.label()} is below -{limit:.2f} even at "
+                    "the interval's upper bound"
+                )
+            elif -iv.low > limit:
+                unsure.append(
+                    f"task {task} may have regressed by more than {limit:.2f}: gain {iv.label()}"
+                )
+    if avg.high <= bar:
+        return "not_better", [f"{where}: not above {bar:+.2f}", *regressed]
+    if regressed:
+        return "not_better", regressed
+    if avg.low > bar and not unsure:
+        return "better", [f"{where}: above {bar:+.2f} at the lower bound"]
+    why = [f"{where}: the interval straddles {bar:+.2f}"] if avg.low <= bar else []
+    return "inconclusive", why + unsure
 
 
 def decide(
-    candidate: Scores,
-    reference: Scores | None,
+    candidate: EvalResult,
+    reference: EvalResult | None,
     policy: PromotionConfig,
-    reference_kind: str = "champion",
+    suite: Suite,
+    reference_kind: Literal["champion", "base"] = "champion",
     contamination_clean: bool = True,
 ) -> Decision:
-    """Decide whether `candidate` replaces `reference` under `policy`.
+    """Decide whether `candidate` replaces `reference` under `policy`; return the Decision.
 
-    Rules, all of which must pass: scores are finite numbers; the two were measured the same way;
-    the training data passed decontamination; the candidate's average beats the reference's by
-    more than `policy.min_improvement` (strictly: a tie never promotes); no task drops by more
-    than `policy.max_task_regression` points. With no reference at all the candidate is promoted.
+    Blocked (whatever the scores): scores missing or not finite; training data that failed
+    decontamination; the two measured differently; documents that cannot be paired. With no
+    reference at all the candidate is promoted (first). Otherwise the paired comparison
+    decides: better (promoted), not better, or inconclusive.
     """
-    reasons: list[str] = []
-    values = [candidate.average, *candidate.tasks.values()]
-    if not candidate.tasks or any(not math.isfinite(v) for v in values):
-        return Decision(
-            False, reference_kind, None, ["candidate scores are missing or not finite numbers"]
-        )
+    kind = reference_kind
+    if not _finite(candidate):
+        reasons = ["candidate scores are missing or not finite numbers"]
+        return Decision(promote=False, outcome="blocked", reference=kind, reasons=reasons)
+    blocked: list[str] = []
     if not contamination_clean:
-        reasons.append("training data failed decontamination against the evaluation suite")
+        blocked.append("training data failed decontamination against the evaluation suite")
     if reference is None:
-        if reasons:
-            return Decision(False, "none", None, reasons)
-        return Decision(True, "none", None, ["no champion and no reference scores: first model"])
-    if not reference.comparable_with(candidate):
-        reasons.append(
-            f"reference measured differently ({reference.suite} v{reference.suite_version}, "
-            f"{reference.protocol}, limit {reference.limit}, {reference.data_source}) than the "
-            f"candidate ({candidate.suite} v{candidate.suite_version}, {candidate.protocol}, "
-            f"limit {candidate.limit}, {candidate.data_source}); re-evaluate the reference"
-        )
+        if blocked:
+            return Decision(promote=False, outcome="blocked", reference="none", reasons=blocked)
+        first = ["no champion and no reference scores: first model"]
+        return Decision(promote=True, outcome="first", reference="none", reasons=first)
     delta = candidate.average - reference.average
-    if delta > policy.min_improvement:
-        ok_avg = f"average {candidate.average:.2f} beats {reference_kind} {reference.average:.2f}"
-        ok_avg += f" by {delta:+.2f} (> {policy.min_improvement:.2f})"
-    else:
-        reasons.append(
-            f"average {candidate.average:.2f} does not beat {reference_kind} "
-            f"{reference.average:.2f} by more than {policy.min_improvement:.2f} "
-            f"(delta {delta:+.2f})"
+    if reference.measurement != candidate.measurement:
+        blocked.append(
+            f"reference measured differently ({reference.measurement.label()}) than the "
+            f"candidate ({candidate.measurement.label()}); re-evaluate the reference"
         )
-        ok_avg = ""
-    if policy.max_task_regression is not None:
-        for task, ref_score in reference.tasks.items():
-            cand = candidate.tasks.get(task)
-            if cand is None:
-                reasons.append(f"task {task} missing from the candidate's scores")
-            elif ref_score - cand > policy.max_task_regression:
-                reasons.append(
-                    f"task {task} regressed by {ref_score - cand:.2f} points "
-                    f"(limit {policy.max_task_regression:.2f})"
-                )
-    if reasons:
-        return Decision(False, reference_kind, delta, reasons)
-    return Decision(True, reference_kind, delta, [ok_avg])
+    if blocked:
+        return Decision(
+            promote=False, outcome="blocked", reference=kind, delta=delta, reasons=blocked
+        )
+    try:
+        comparison = compare(
+            candidate,
+            reference,
+            suite,
+            confidence=policy.confidence,
+            resamples=policy.resamples,
+            seed=policy.seed,
+        )
+    except ComparisonError as exc:
+        reasons = [f"cannot compare document by document: {exc}"]
+        return Decision(
+            promote=False, outcome="blocked", reference=kind, delta=delta, reasons=reasons
+        )
+    outcome, reasons = judge(comparison, policy, kind)
+    return Decision(
+        promote=outcome == "better",
+        outcome=outcome,
+        reference=kind,
+        delta=comparison.average.gain,
+        comparison=comparison,
+        reasons=reasons,
+    )
 
 
 def recheck(
-    candidate: Scores,
+    candidate: EvalResult,
     decided_against: str | None,
     current_version: str | None,
-    current_result: dict[str, Any] | None,
+    current_result: EvalResult | None,
     policy: PromotionConfig,
+    suite: Suite,
     contamination_clean: bool = True,
 ) -> tuple[bool, str]:
     """Re-decide under the promotion lock, against the champion as it is now.
 
     `decided_against` is the champion version the decision was made against (None: the base
     model, no champion then). The decision stands when that champion is still in place or there
-    is none; when another pipeline moved the alias meanwhile, the candidate must beat the new
-    champion's recorded scores too (measured the same way), else it is not promoted.
+    is none; when another pipeline moved the alias meanwhile, the candidate must be better than
+    the new champion by the same paired test, on that champion's per-document results measured
+    the same way (`current_result`, from the evaluation cache), else it is not promoted.
     Returns (promote, reason).
     """
     if current_version is None:
@@ -143,11 +147,15 @@ def recheck(
         return True, f"version {current_version} is still the champion"
     moved = f"the champion moved to version {current_version} during this run"
     if current_result is None:
-        return False, f"{moved} and has no recorded scores; rerun to compare against it"
+        return False, (
+            f"{moved} and its per-document results measured this way are not in the "
+            "evaluation cache; rerun to compare against it"
+        )
     again = decide(
         candidate,
-        Scores.from_result(current_result),
+        current_result,
         policy,
+        suite,
         reference_kind="champion",
         contamination_clean=contamination_clean,
     )

@@ -1,15 +1,14 @@
 """Manual champion changes: `climb promote VERSION` and `climb rollback`.
 
-Both go through the same path as the pipeline (climb.registry.champion.release: lock, publish first when
-publishing is enabled, then move the alias) and are recorded in MLflow three ways: tags on the
-version (who, when, why), an event in the champion history (registered-model tag), and a run in
-the config's experiment named after the action.
+Both go through the same path as the pipeline (climb.registry.champion.release: lock, publish
+first when publishing is enabled, then move the alias) and are recorded in MLflow three ways:
+tags on the version (who, when, why), an event in the champion history (registered-model tag),
+and a run in the config's experiment named after the action.
 """
 
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import tempfile
 import time
@@ -21,8 +20,16 @@ import yaml
 from climb.config import ExperimentConfig
 from climb.publish.repo import assemble, publish_weights
 from climb.publish.target import publish_folder
+from climb.records import PublishResult
+from climb.registry import tags as T
 from climb.registry import tracking, versions
-from climb.registry.champion import ChampionError, Release, history, release, rollback_target
+from climb.registry.champion import (
+    ChampionChange,
+    ChampionError,
+    history,
+    release,
+    rollback_target,
+)
 from climb.state import StateDir
 
 
@@ -41,11 +48,11 @@ def version_repo_folder(
     scores, config of its pipeline run); return (folder, digest). Raises ChampionError when the
     version lacks a record the card needs."""
     name = cfg.promotion.registered_model
-    mv = client.get_model_version(name, version)
-    tags = dict(mv.tags or {})
-    if not tags.get("climb.result"):
-        raise ChampionError(f"{name} v{version} has no recorded scores (climb.result)")
-    run_id = tags.get(tracking.PIPELINE_RUN_TAG)
+    mv = versions.get_version(client, name, version)
+    scores = mv.scores
+    if scores is None:
+        raise ChampionError(f"{name} v{version} has no recorded scores ({T.RESULT})")
+    run_id = mv.tags.get(T.PIPELINE_RUN_ID)
     if not run_id:
         raise ChampionError(f"{name} v{version} was not registered by a climb pipeline run")
     from mlflow.artifacts import download_artifacts
@@ -60,22 +67,20 @@ def version_repo_folder(
     sources = [s["path"] for s in (yaml.safe_load(config_yaml) or {}).get("data", {})["sources"]]
     weights = tracking.download(client, mv.source, work / "weights")
     base_path = ""
-    if cfg.publish.weights == "merged" and tags.get("climb.method") != "full":
+    if cfg.publish.weights == "merged" and mv.method != "full":
         from climb.models import resolve_model
 
-        uri = tags.get("climb.base_model_uri", cfg.model.base)
+        uri = mv.tags.get(T.BASE_MODEL_URI, cfg.model.base)
         base_path = resolve_model(uri, StateDir.at(cfg.state_dir)).path
-    weights_dir, library = publish_weights(
-        cfg.publish, tags.get("climb.method", "lora"), base_path, weights, work
-    )
+    weights_dir, library = publish_weights(cfg.publish, mv.method, base_path, weights, work)
     folder = work / "publish"
     digest = assemble(
         cfg.publish,
         folder,
         weights_dir=weights_dir,
         library_name=library,
-        base_model=tags.get("climb.base_model", cfg.model.display_name),
-        result=json.loads(tags["climb.result"]),
+        base_model=mv.tags.get(T.BASE_MODEL, cfg.model.display_name),
+        result=scores,
         config_yaml=config_yaml,
         reasons=reasons,
         source_paths=sources,
@@ -93,10 +98,11 @@ def change_champion(
     reason: str,
     restores: str | None = None,
     expect_current: str | None = None,
-) -> Release:
+) -> ChampionChange:
     """Make `version` the champion by hand (kind: manual | rollback), publishing first when
     `publish.enabled`; record it in MLflow. With `expect_current`, only if that version is still
-    the champion once the lock is held. Returns the Release; raises on failure (alias kept).
+    the champion once the lock is held. Returns the ChampionChange; raises on failure (alias
+    kept).
     """
     name = cfg.promotion.registered_model
     client.get_model_version(name, version)  # fails clearly for an unknown version
@@ -108,18 +114,18 @@ def change_champion(
         exp_id,
         f"{kind}-v{version}",
         tags={
-            "climb.action": kind,
-            "climb.by": by,
-            "climb.reason": reason,
-            "climb.version": version,
-            "climb.registered_model": name,
+            T.ACTION: kind,
+            T.BY: by,
+            T.REASON: reason,
+            T.VERSION: version,
+            T.REGISTERED_MODEL: name,
         },
     )
 
-    def publish() -> dict[str, Any]:
+    def publish() -> PublishResult:
         with tempfile.TemporaryDirectory(prefix="climb-release-") as tmp:
             folder, digest = version_repo_folder(cfg, client, version, [note], Path(tmp))
-            return publish_folder(cfg.publish, folder, digest, state).to_dict()
+            return publish_folder(cfg.publish, folder, digest, state)
 
     try:
         outcome = release(
@@ -137,16 +143,16 @@ def change_champion(
             stale_s=cfg.promotion.lock_stale_s,
         )
     except Exception as exc:
-        tracking.log_flat(client, run_id, tags={"climb.error": f"{type(exc).__name__}: {exc}"})
+        tracking.log_flat(client, run_id, tags={T.ERROR: f"{type(exc).__name__}: {exc}"})
         client.set_terminated(run_id, "FAILED")
         raise
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for key, value in {"by": by, "at": stamp, "reason": reason}.items():
-        client.set_model_version_tag(name, version, f"climb.{kind}_{key}", value[:4000])
+        client.set_model_version_tag(name, version, T.manual_tag(kind, key), value[:4000])
     tracking.log_flat(
         client,
         run_id,
-        tags={"climb.previous": outcome.previous or "", "climb.promoted": outcome.promoted},
+        tags={T.PREVIOUS: outcome.previous or "", T.PROMOTED: outcome.promoted},
     )
     client.set_terminated(run_id, "FINISHED")
     return outcome
@@ -159,7 +165,7 @@ def _expected(current: Any, expect: str | None, note: str) -> tuple[bool, str]:
     return False, f"the champion changed to {now} meanwhile (expected {expect}); nothing done"
 
 
-def rollback(cfg: ExperimentConfig, client: Any, *, by: str, reason: str) -> Release:
+def rollback(cfg: ExperimentConfig, client: Any, *, by: str, reason: str) -> ChampionChange:
     """Move `champion` back to the version it replaced (following the champion history)."""
     name = cfg.promotion.registered_model
     current = versions.get_champion(client, name)

@@ -15,12 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from climb.config import TrackingConfig
+from climb.registry.tags import MLFLOW_PARENT
 from climb.secrets import redact
 from climb.state import StateDir
-
-TAG_PREFIX = "climb."
-MLFLOW_PARENT = "mlflow.parentRunId"
-PIPELINE_RUN_TAG = f"{TAG_PREFIX}pipeline_run_id"
 
 
 class RegistryError(RuntimeError):

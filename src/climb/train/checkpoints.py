@@ -18,6 +18,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from climb import storage
+
 log = logging.getLogger(__name__)
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 STAGING = ".staging"
@@ -74,74 +76,40 @@ def publish_checkpoint(root: Path, name: str, keep: int) -> Path:
     return dst
 
 
-def _split_s3(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise ValueError(f"train.checkpoint_uri {uri!r} must start with s3://")
-    bucket, _, prefix = uri[5:].partition("/")
-    return bucket, prefix.rstrip("/")
+def _location(uri: str) -> storage.S3Uri:
+    return storage.parse(uri, "train.checkpoint_uri")
 
 
-def s3_client() -> Any:
-    """Return a boto3 S3 client (AWS_* env, AWS_ENDPOINT_URL_S3 / MLFLOW_S3_ENDPOINT_URL)."""
-    import boto3
-
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("MLFLOW_S3_ENDPOINT_URL")
-    return boto3.client("s3", endpoint_url=endpoint)
-
-
-def upload_checkpoint(folder: Path, uri: str, keep: int, client: Any = None) -> None:
-    """Upload a complete checkpoint under `uri/<name>/`, marker last; prune older ones there."""
-    client = client or s3_client()
-    bucket, prefix = _split_s3(uri)
-    base = f"{prefix}/{folder.name}" if prefix else folder.name
-    for p in sorted(folder.rglob("*")):
-        if p.is_file():
-            client.upload_file(str(p), bucket, f"{base}/{p.relative_to(folder)}")
-    client.put_object(Bucket=bucket, Key=f"{base}/{MARKER}", Body=b"")
-    for old in remote_checkpoints(uri, client)[:-keep]:
-        _delete_prefix(client, bucket, f"{prefix}/{old}" if prefix else old)
+def upload_checkpoint(folder: Path, uri: str, keep: int, s3: Any = None) -> None:
+    """Upload a complete checkpoint under `uri/<name>/` (files in parallel, the completion
+    marker last); prune older ones there, keeping the newest `keep`."""
+    s3 = s3 or storage.client()
+    base = _location(uri).join(folder.name)
+    storage.upload_dir(folder, base, s3=s3)
+    storage.put_bytes(base.join(MARKER), b"", s3)
+    for old in remote_checkpoints(uri, s3)[:-keep]:
+        storage.delete_prefix(_location(uri).join(old), s3)
 
 
-def _delete_prefix(client: Any, bucket: str, prefix: str) -> None:
-    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/")
-    for page in pages:
-        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-        if keys:
-            client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
-
-
-def remote_checkpoints(uri: str, client: Any = None) -> list[str]:
+def remote_checkpoints(uri: str, s3: Any = None) -> list[str]:
     """Return the names of complete checkpoints under `uri` (with a marker), oldest first."""
-    client = client or s3_client()
-    bucket, prefix = _split_s3(uri)
-    lead = f"{prefix}/" if prefix else ""
+    loc = _location(uri)
     names = set()
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=lead):
-        for obj in page.get("Contents", []):
-            parts = obj["Key"][len(lead) :].split("/")
-            if len(parts) == 2 and parts[1] == MARKER and CHECKPOINT.match(parts[0]):
-                names.add(parts[0])
+    for obj in storage.list_objects(loc, s3):
+        parts = obj.key[len(loc.prefix) :].split("/")
+        if len(parts) == 2 and parts[1] == MARKER and CHECKPOINT.match(parts[0]):
+            names.add(parts[0])
     return sorted(names, key=lambda n: int(n.split("-")[1]))
 
 
-def download_latest(uri: str, root: Path, client: Any = None) -> Path | None:
+def download_latest(uri: str, root: Path, s3: Any = None) -> Path | None:
     """Download the newest complete remote checkpoint into `root` (atomically); return it."""
-    client = client or s3_client()
-    names = remote_checkpoints(uri, client)
+    s3 = s3 or storage.client()
+    names = remote_checkpoints(uri, s3)
     if not names:
         return None
-    bucket, prefix = _split_s3(uri)
     name = names[-1]
-    base = f"{prefix}/{name}" if prefix else name
     staging = root / STAGING / name
     staging.mkdir(parents=True, exist_ok=True)
-    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base + "/")
-    for page in pages:
-        for obj in page.get("Contents", []):
-            rel = obj["Key"][len(base) + 1 :]
-            if rel == MARKER:
-                continue
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            client.download_file(bucket, obj["Key"], str(target))
+    storage.download_prefix(_location(uri).join(name), staging, skip=(MARKER,), s3=s3)
     return publish_checkpoint(root, name, keep=10**6)

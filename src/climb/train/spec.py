@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from climb.config import TrainConfig
 
@@ -48,7 +48,7 @@ class TrainResult:
     """What a finished training run reports back (read from `<output_dir>/result.json`)."""
 
     adapter_path: str
-    method: str
+    method: Literal["lora", "qlora", "full"]
     global_step: int
     train_loss: float
     first_loss: float | None

@@ -1,0 +1,1 @@
+"""Test support: record factories, real-server fixtures and helpers, the fake Hub."""
