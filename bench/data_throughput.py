@@ -15,7 +15,10 @@ built before timing (once per machine, cached). TOKENIZERS_PARALLELISM=false, as
 N processes, one tokenizer thread each, for the recipe and climb alike. Peak RSS runs each size
 in a fresh process: the parent's VmHWM and the largest worker's (ru_maxrss of the children).
 
-Usage: python bench/data_throughput.py [--rows 20000] [--procs N] [--benchmarks DIR] [--no-rss]
+On a shared machine, `--repeat K` runs the three K times in rotation and shows the best of each.
+
+Usage: python bench/data_throughput.py [--rows 20000] [--procs N] [--repeat K] [--benchmarks DIR]
+                                       [--no-rss] [--no-throughput] [--rss-rows N]
 """
 
 from __future__ import annotations
@@ -100,34 +103,38 @@ def throughput(args: argparse.Namespace, model: str, tmp: Path) -> None:
     start = time.perf_counter()
     climb_prepare(warm, model, 1, state, args.benchmarks, bare=False)  # builds the index once
     print(f"decontamination index ready ({time.perf_counter() - start:.1f}s, built once)")
-    table: list[tuple[str, int, float, str]] = []
+    times: dict[tuple[str, int], list[float]] = {}
     digests: dict[str, set[str]] = {"defaults": set(), "bare": set()}
-    for nproc in sorted({1, args.procs}):
-        for name in ("recipe", "defaults", "bare"):
-            start = time.perf_counter()
-            if name == "recipe":
-                kept = recipe(src, model, nproc, tmp / f"recipe-{nproc}.parquet", tmp / f"c{nproc}")
-                note = f"{kept} rows"
-            else:
-                data = climb_prepare(src, model, nproc, state, args.benchmarks, name == "bare")
-                r = data.report
-                digests[name].add(data.digest)
-                note = f"kept {r.examples}, dropped {r.skipped}, digest {data.digest[:12]}"
-            seconds = time.perf_counter() - start
-            table.append((name, nproc, seconds, note))
-            print(
-                f"  {name:8s} num_proc={nproc}: {args.rows / seconds:7.0f} rows/s "
-                f"({seconds:.1f}s; {note})",
-                flush=True,
-            )
-    print(f"\n{args.rows} rows, load {os.getloadavg()[0]:.2f} at the end")
-    print(f"{'':24s}" + "".join(f"{f'num_proc={n}':>14s}" for n in sorted({1, args.procs})))
+    procs = sorted({1, args.procs})
+    for round_ in range(args.repeat):
+        for nproc in procs:
+            for name in ("recipe", "defaults", "bare"):
+                start = time.perf_counter()
+                if name == "recipe":
+                    out = tmp / f"recipe-{nproc}.parquet"
+                    kept = recipe(src, model, nproc, out, tmp / f"c{nproc}-{round_}")
+                    note = f"{kept} rows"
+                else:
+                    data = climb_prepare(src, model, nproc, state, args.benchmarks, name == "bare")
+                    r = data.report
+                    digests[name].add(data.digest)
+                    note = f"kept {r.examples}, dropped {r.skipped}, digest {data.digest[:12]}"
+                seconds = time.perf_counter() - start
+                times.setdefault((name, nproc), []).append(seconds)
+                print(
+                    f"  {name:8s} num_proc={nproc}: {args.rows / seconds:7.0f} rows/s "
+                    f"({seconds:.1f}s; {note}; load {os.getloadavg()[0]:.2f})",
+                    flush=True,
+                )
+    best = "best of " + str(args.repeat) if args.repeat > 1 else "one run each"
+    print(f"\n{args.rows} rows, rows/s ({best}), load {os.getloadavg()[0]:.2f} at the end")
+    print(f"{'':24s}" + "".join(f"{f'num_proc={n}':>14s}" for n in procs))
     for name, label in (
         ("recipe", "plain recipe"),
         ("defaults", "climb defaults"),
         ("bare", "climb bare"),
     ):
-        cells = [f"{args.rows / s:10.0f} r/s" for n_, _, s, _ in table if n_ == name]
+        cells = [f"{args.rows / min(times[(name, n)]):10.0f} r/s" for n in procs]
         print(f"{label:24s}" + "".join(f"{c:>14s}" for c in cells))
     for name, ds in digests.items():
         print(
@@ -194,6 +201,7 @@ def main() -> None:
     ap.add_argument("--procs", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument("--benchmarks", default=str(REPO.parent / "shared" / "benchmarks"))
     ap.add_argument("--rss-rows", type=int, default=None, help="1x of the memory check (--rows)")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds; the best of each is shown")
     ap.add_argument("--no-rss", action="store_true")
     ap.add_argument("--no-throughput", action="store_true")
     ap.add_argument("--child", nargs=5)
