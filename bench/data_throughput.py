@@ -15,7 +15,10 @@ built before timing (once per machine, cached). TOKENIZERS_PARALLELISM=false, as
 N processes, one tokenizer thread each, for the recipe and climb alike. Peak RSS runs each size
 in a fresh process: the parent's VmHWM and the largest worker's (ru_maxrss of the children).
 
-On a shared machine, `--repeat K` runs the three K times in rotation and shows the best of each.
+Each run also reports its CPU time per row, over every process (the parent and its finished
+workers): what the work costs, which other load on a shared machine changes much less than the
+wall time. On a shared machine, `--repeat K` runs the three K times in rotation and shows the best
+of each.
 
 Usage: python bench/data_throughput.py [--rows 20000] [--procs N] [--repeat K] [--benchmarks DIR]
                                        [--no-rss] [--no-throughput] [--rss-rows N]
@@ -40,6 +43,15 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "src")]
 
 from data_common import REPO, alpaca_rows, model_path, peak_rss_mb, write_rows  # noqa: E402
+
+
+def cpu_seconds() -> float:
+    """Return the CPU time (user + system) of this process and its finished children."""
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def recipe(src: Path, model: str, nproc: int, out: Path, cache: Path) -> int:
@@ -104,12 +116,13 @@ def throughput(args: argparse.Namespace, model: str, tmp: Path) -> None:
     climb_prepare(warm, model, 1, state, args.benchmarks, bare=False)  # builds the index once
     print(f"decontamination index ready ({time.perf_counter() - start:.1f}s, built once)")
     times: dict[tuple[str, int], list[float]] = {}
+    cpus: dict[tuple[str, int], list[float]] = {}
     digests: dict[str, set[str]] = {"defaults": set(), "bare": set()}
     procs = sorted({1, args.procs})
     for round_ in range(args.repeat):
         for nproc in procs:
             for name in ("recipe", "defaults", "bare"):
-                start = time.perf_counter()
+                start, cpu0 = time.perf_counter(), cpu_seconds()
                 if name == "recipe":
                     out = tmp / f"recipe-{nproc}.parquet"
                     kept = recipe(src, model, nproc, out, tmp / f"c{nproc}-{round_}")
@@ -119,11 +132,13 @@ def throughput(args: argparse.Namespace, model: str, tmp: Path) -> None:
                     r = data.report
                     digests[name].add(data.digest)
                     note = f"kept {r.examples}, dropped {r.skipped}, digest {data.digest[:12]}"
-                seconds = time.perf_counter() - start
+                seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
                 times.setdefault((name, nproc), []).append(seconds)
+                cpus.setdefault((name, nproc), []).append(cpu)
                 print(
-                    f"  {name:8s} num_proc={nproc}: {args.rows / seconds:7.0f} rows/s "
-                    f"({seconds:.1f}s; {note}; load {os.getloadavg()[0]:.2f})",
+                    f"  {name:8s} num_proc={nproc}: {args.rows / seconds:7.0f} rows/s, "
+                    f"{cpu * 1e6 / args.rows:4.0f} CPU-us/row ({seconds:.1f}s; {note}; "
+                    f"load {os.getloadavg()[0]:.2f})",
                     flush=True,
                 )
     best = "best of " + str(args.repeat) if args.repeat > 1 else "one run each"
@@ -135,7 +150,8 @@ def throughput(args: argparse.Namespace, model: str, tmp: Path) -> None:
         ("bare", "climb bare"),
     ):
         cells = [f"{args.rows / min(times[(name, n)]):10.0f} r/s" for n in procs]
-        print(f"{label:24s}" + "".join(f"{c:>14s}" for c in cells))
+        cost = [f"{min(cpus[(name, n)]) * 1e6 / args.rows:8.0f} CPU-us/row" for n in procs]
+        print(f"{label:24s}" + "".join(f"{c:>14s}" for c in cells) + "  " + " ".join(cost))
     for name, ds in digests.items():
         print(
             f"climb {name}: {'same digest' if len(ds) == 1 else 'DIGESTS DIFFER'} at every "
