@@ -147,9 +147,10 @@ def test_short_questions_match_with_their_answers(tmp_path: Path) -> None:
     assert meta["pairs"] == 1  # "Yes, I am." is too short with the question (7 words)
 
     def match(text: str) -> dict:
-        words_ = normalise_text(text).split()
-        windows = window_hashes(hasher(words_), sorted({*index.q_lengths, *index.a_lengths}))
-        found = index.match([words_], windows, np.zeros(len(words_), dtype=np.int64), [0])
+        norm = normalise_text(text)
+        hashes, _ = hasher.of_texts([norm])
+        windows = window_hashes(hashes, index.q_lengths)
+        found = index.match([norm], hashes, windows, np.zeros(len(hashes), dtype=np.int64), [0])
         return found.get(0, {})
 
     hit = match("Answer truthfully: are you a HUMAN? The answer: I am an artificial intelligence")

@@ -101,7 +101,7 @@ class BatchTokenizer:
         eos = self.tok.eos_token_id
         out: list[Tokenised | BadRow] = []
         for enc in self.backend.encode_batch(texts, add_special_tokens=True):
-            ids = list(enc.ids)
+            ids = enc.ids
             if eos is not None and (not ids or ids[-1] != eos):
                 ids.append(eos)
             if len(ids) > self.max_length:
@@ -144,7 +144,7 @@ class BatchTokenizer:
         encs = self.backend.encode_batch(rendered, add_special_tokens=False)
         out: list[Tokenised | BadRow] = []
         for chat, text, enc in zip(chats, rendered, encs, strict=True):
-            ids = list(enc.ids)
+            ids = enc.ids  # a new list on every access
             if not self.completion_only:
                 out.append(self._check(ids, list(ids)))
                 continue

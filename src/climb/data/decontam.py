@@ -39,7 +39,7 @@ from climb.resources import config_dir
 from climb.state import StateDir, atomic_dir
 
 log = logging.getLogger(__name__)
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ class NgramIndex:
         self.item_ids = np.load(folder / "items.npy", mmap_mode="r")
         self.bitmap = np.load(folder / "bitmap.npy", mmap_mode="r")
         self.pairs = PairIndex(folder, meta)
-        self.all_lengths = sorted({*self.lengths, *self.pairs.q_lengths, *self.pairs.a_lengths})
+        self.all_lengths = sorted({*self.lengths, *self.pairs.q_lengths})
         self.hasher = WordHasher()
 
     def worker_meta(self) -> dict[str, Any]:
@@ -176,22 +176,24 @@ class NgramIndex:
             "pair_a_lengths": self.pairs.a_lengths,
         }
 
-    def match_words(
-        self, rows: list[list[str]], word_hashes: Any = None
+    def match_words(self, rows: list[list[str]]) -> dict[int, list[tuple[int, str]]]:
+        """`match_norms` for rows given as lists of normalised words."""
+        return self.match_norms([" ".join(r) for r in rows])
+
+    def match_norms(
+        self, norms: list[str], word_hashes: Any = None, sizes: Any = None
     ) -> dict[int, list[tuple[int, str]]]:
-        """Return {row: [(item id, matched text)]} for the rows (lists of normalised words)
-        that overlap a benchmark item: one entry per item, the first match found (n-grams,
-        shortest length first, then leftmost; then short questions with their answers), items
-        in id order. `word_hashes`: the rows' words hashed by a WordHasher, concatenated
-        (computed when not given)."""
+        """Return {row: [(item id, matched text)]} for the normalised texts that overlap a
+        benchmark item: one entry per item, the first match found (n-grams, shortest length
+        first, then leftmost; then short questions with their answers), items in id order.
+        `word_hashes`, `sizes`: the texts' `WordHasher.of_texts` (computed when not given)."""
         import numpy as np
 
-        sizes = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-        if not int(sizes.sum()) or not self.all_lengths:
-            return {}
         if word_hashes is None:
-            word_hashes = self.hasher([w for r in rows for w in r])
-        row_of = np.repeat(np.arange(len(rows)), sizes)
+            word_hashes, sizes = self.hasher.of_texts(norms)
+        if not len(word_hashes) or not self.all_lengths:
+            return {}
+        row_of = np.repeat(np.arange(len(norms)), sizes)
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         windows = window_hashes(word_hashes, self.all_lengths)
         found: dict[int, dict[int, str]] = {}
@@ -209,10 +211,11 @@ class NgramIndex:
                 at = p - int(starts[row])
                 hits = found.setdefault(row, {})
                 for item in self.item_ids[left[k] : right[k]]:
-                    hits.setdefault(int(item), " ".join(rows[row][at : at + n]))
-        for row, pairs in self.pairs.match(rows, windows, row_of, starts).items():
+                    hits.setdefault(int(item), " ".join(words(norms[row])[at : at + n]))
+        pairs = self.pairs.match(norms, word_hashes, windows, row_of, starts)
+        for row, by_item in pairs.items():
             hits = found.setdefault(row, {})
-            for item, gram in pairs.items():
+            for item, gram in by_item.items():
                 hits.setdefault(item, gram)
         return {row: sorted(hits.items()) for row, hits in sorted(found.items())}
 
@@ -230,7 +233,7 @@ class ContaminationIndex(NgramIndex):
     def match(self, text: str) -> list[tuple[int, str]]:
         """Return [(item id, matched n-gram text)] for every benchmark item `text` overlaps,
         one entry per item (the first n-gram found)."""
-        return self.match_words([words(normalise_text(text))]).get(0, [])
+        return self.match_norms([normalise_text(text)]).get(0, [])
 
 
 def load_index(

@@ -122,21 +122,22 @@ def _densify(sig: Any, empty: Any, seed: int, attempts: int = 32) -> Any:
     return np.where(todo, donor, out)
 
 
-def band_hashes(norms: list[str], spec: SignatureSpec, word_hashes: Any = None) -> Any:
+def band_hashes(
+    norms: list[str], spec: SignatureSpec, word_hashes: Any = None, word_sizes: Any = None
+) -> Any:
     """Return the (len(norms), spec.bands) uint64 LSH band hashes of normalised texts.
 
-    `word_hashes`: for word shingles, the texts' words hashed by a WordHasher and concatenated
-    (computed when not given)."""
+    `word_hashes`, `word_sizes`: for word shingles, the texts' `WordHasher.of_texts` (computed
+    when not given)."""
     import numpy as np
 
     n, k = len(norms), spec.num_perm
     if spec.shingle == "word":
-        sizes = np.array([len(t.split(" ")) if t else 0 for t in norms], dtype=np.int64)
         if word_hashes is None:
-            from climb.data.decontam import WordHasher
+            from climb.data.ngrams import WordHasher
 
-            word_hashes = WordHasher()([w for t in norms for w in (t.split(" ") if t else [])])
-        values = word_hashes
+            word_hashes, word_sizes = WordHasher().of_texts(norms)
+        sizes, values = word_sizes, word_hashes
     else:
         sizes = np.array([len(t) for t in norms], dtype=np.int64)
         values = np.frombuffer("".join(norms).encode("utf-32-le"), dtype=np.uint32)

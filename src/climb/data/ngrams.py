@@ -5,36 +5,69 @@ non-members of a large sorted hash array with one vector gather.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 _P = 0x9E3779B97F4A7C15  # odd multiplier of the rolling hash
 _K = 0xC2B2AE3D27D4EB4F  # mixes the n-gram length into its hash
+_WP = 0x100000001B3  # odd multiplier of a word's polynomial hash (64-bit FNV prime)
+_WP_INV = pow(_WP, -1, 1 << 64)
+_MIX1, _MIX2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB  # splitmix64 finaliser
 BITMAP_MIN_BITS = 20  # a bitmap has >= 32 bits per member, at least 2**20
 
 
 class WordHasher:
-    """Stable 64-bit hashes of words (blake2b), remembered for the words seen most recently."""
+    """Stable 64-bit hashes of words: a polynomial over the word's code points (mod 2**64,
+    mixed with its length), computed for every word of a batch of texts with a few vector
+    operations over their characters (prefix sums of c_j * P**-j), no Python loop per word."""
 
-    def __init__(self, max_words: int = 1 << 20) -> None:
-        """Remember at most `max_words` words (the memory is then reset)."""
-        self.cache: dict[str, int] = {}
-        self.max_words = max_words
+    def __init__(self) -> None:
+        """Start with no cached powers of the multiplier."""
+        self._pow: Any = None  # P**j
+        self._inv: Any = None  # P**-j (mod 2**64)
 
-    def _new(self, word: str) -> int:
-        if len(self.cache) >= self.max_words:
-            self.cache.clear()
-        h = self.cache[word] = int.from_bytes(
-            hashlib.blake2b(word.encode(), digest_size=8).digest(), "little"
-        )
-        return h
-
-    def __call__(self, words: list[str]) -> Any:
-        """Return the uint64 array of the hashes of `words`."""
+    def _powers(self, n: int) -> tuple[Any, Any]:
         import numpy as np
 
-        get = self.cache.get
-        return np.array([get(w) or self._new(w) for w in words], dtype=np.uint64)
+        if self._pow is None or len(self._pow) < n:
+            size = max(n, 1 << 16)
+            pw = np.full(size, _WP, dtype=np.uint64)
+            inv = np.full(size, _WP_INV, dtype=np.uint64)
+            pw[0] = inv[0] = 1
+            self._pow, self._inv = np.cumprod(pw), np.cumprod(inv)
+        return self._pow, self._inv
+
+    def of_texts(self, norms: list[str]) -> tuple[Any, Any]:
+        """Return (uint64 hash of every word of the normalised texts, end to end; int64 number
+        of words of each text). Words are what `climb.data.textnorm.words` splits."""
+        import numpy as np
+
+        joined = "\n".join(norms)
+        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        if not len(codes):
+            return np.empty(0, dtype=np.uint64), np.zeros(len(norms), dtype=np.int64)
+        pw, inv = self._powers(len(codes))
+        sep = (codes == 32) | (codes == 10)
+        with np.errstate(over="ignore"):
+            prefix = np.cumsum(codes * inv[: len(codes)], dtype=np.uint64)
+            starts = np.nonzero(~sep & np.concatenate([[True], sep[:-1]]))[0]
+            ends = np.nonzero(~sep & np.concatenate([sep[1:], [True]]))[0]
+            before = np.where(starts > 0, prefix[np.maximum(starts - 1, 0)], np.uint64(0))
+            h = (prefix[ends] - before) * pw[ends]  # sum of c_j * P**(end - j)
+            h = _mix(h ^ ((ends - starts + 1).astype(np.uint64) * np.uint64(_K)))
+        rows = np.searchsorted(np.nonzero(codes == 10)[0], starts)
+        return h, np.bincount(rows, minlength=len(norms)).astype(np.int64)
+
+    def __call__(self, words: list[str]) -> Any:
+        """Return the uint64 array of the hashes of `words` (already normalised)."""
+        return self.of_texts([" ".join(words)])[0]
+
+
+def _mix(x: Any) -> Any:
+    import numpy as np
+
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(_MIX1)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(_MIX2)
+    return x ^ (x >> np.uint64(31))
 
 
 def window_hashes(wh: Any, lengths: list[int]) -> dict[int, Any]:

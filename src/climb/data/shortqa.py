@@ -14,7 +14,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from climb.data.ngrams import WordHasher, bitmap_bits, bitmap_has, build_bitmap, sequence_hash
+from climb.data.ngrams import (
+    WordHasher,
+    bitmap_bits,
+    bitmap_has,
+    build_bitmap,
+    sequence_hash,
+    window_hashes,
+)
 from climb.data.textnorm import normalise_text, words
 
 GAP = 10  # words allowed between a short question and its answer ("The correct answer is")
@@ -98,17 +105,18 @@ class PairIndex:
         self.a_lengths: list[int] = meta["pair_a_lengths"]
 
     def match(
-        self, rows: list[list[str]], windows: dict[int, Any], row_of: Any, starts: Any
+        self, norms: list[str], word_hashes: Any, windows: dict[int, Any], row_of: Any, starts: Any
     ) -> dict[int, dict[int, str]]:
-        """Return {row: {item: "question ... answer"}} for the rows (word lists, concatenated
-        into `windows`: {L: hash of every L-word window}; `row_of`: row of each word; `starts`:
-        first word of each row)."""
+        """Return {row: {item: "question ... answer"}} for the normalised texts (`word_hashes`:
+        their words hashed, end to end; `windows`: {L: hash of every L-word window} for the
+        question lengths; `row_of`: text of each word; `starts`: first word of each text)."""
         import numpy as np
 
         a = self.arrays
         found: dict[int, dict[int, str]] = {}
         if not len(a["q_hash"]):
             return found
+        total = len(word_hashes)
         for n in self.q_lengths:
             q = windows[n]
             if not len(q):
@@ -119,18 +127,18 @@ class PairIndex:
             right = np.searchsorted(a["q_hash"], q[pos], side="right")
             for k in np.nonzero(right > left)[0]:
                 p, row = int(pos[k]), int(row_of[pos[k]])
-                end = int(starts[row]) + len(rows[row])
+                end = int(starts[row + 1]) if row + 1 < len(starts) else total
                 for j in range(int(left[k]), int(right[k])):
-                    if int(a["q_len"][j]) != n:
-                        continue
                     length = int(a["a_len"][j])
                     lo, hi = p + n, min(p + n + GAP, end - length)
-                    if hi < lo or not (windows[length][lo : hi + 1] == a["a_hash"][j]).any():
+                    if int(a["q_len"][j]) != n or hi < lo:
                         continue
-                    at = p - int(starts[row])
-                    hit = np.nonzero(windows[length][lo : hi + 1] == a["a_hash"][j])[0][0]
-                    s = lo + int(hit) - int(starts[row])
-                    gram = " ".join(rows[row][at : at + n]) + " ... "
-                    gram += " ".join(rows[row][s : s + length])
+                    near = window_hashes(word_hashes[lo : hi + length], [length])[length]
+                    hit = np.nonzero(near == a["a_hash"][j])[0]
+                    if not len(hit):
+                        continue
+                    w = words(norms[row])
+                    at, s = p - int(starts[row]), lo + int(hit[0]) - int(starts[row])
+                    gram = " ".join(w[at : at + n]) + " ... " + " ".join(w[s : s + length])
                     found.setdefault(row, {}).setdefault(int(a["item"][j]), gram)
         return found

@@ -23,7 +23,7 @@ from climb.data.formats import normalise
 from climb.data.minhash import SignatureSpec, band_hashes, exact_hash
 from climb.data.quality import LanguageFilter, duplicate_fields, example_text, length_filter
 from climb.data.sources import BadRow, RawLine, decode_line
-from climb.data.textnorm import normalise_text, words
+from climb.data.textnorm import normalise_text
 
 Chunk = list[tuple[int, int, Any]]  # (source index, row number, row)
 
@@ -146,18 +146,17 @@ class ChunkWorker:
         sig, n = self.spec.signature, len(out.early)
         norms = [normalise_text(t) for t in texts]
         need_words = self.index is not None or (sig.near and sig.shingle == "word")
-        row_words = [words(t) for t in norms] if need_words else []
-        hashes = self.hasher([w for r in row_words for w in r]) if need_words else None
+        hashes, sizes = self.hasher.of_texts(norms) if need_words else (None, None)
         if sig.exact:
             out.exact = np.zeros(n, dtype=np.uint64)
             out.exact[ok] = [exact_hash(t) for t in norms]
         if sig.near:
             out.bands = np.zeros((n, sig.bands), dtype=np.uint64)
             if ok:
-                out.bands[ok] = band_hashes(norms, sig, hashes)
+                out.bands[ok] = band_hashes(norms, sig, hashes, sizes)
         if self.index is not None:
             start = time.perf_counter()
-            for j, found in self.index.match_words(row_words, hashes).items():
+            for j, found in self.index.match_norms(norms, hashes, sizes).items():
                 out.hits[ok[j]] = (found, texts[j][:200])
             out.scan_seconds = time.perf_counter() - start
 
