@@ -159,9 +159,10 @@ class NgramIndex:
         import numpy as np
 
         self.folder, self.lengths, self.bits = folder, meta["lengths"], meta["bitmap_bits"]
-        self.hashes = np.load(folder / "hashes.npy", mmap_mode="r")
-        self.item_ids = np.load(folder / "items.npy", mmap_mode="r")
-        self.bitmap = np.load(folder / "bitmap.npy", mmap_mode="r")
+        # plain arrays over the memory maps (shared pages, no np.memmap overhead per lookup)
+        self.hashes = np.asarray(np.load(folder / "hashes.npy", mmap_mode="r"))
+        self.item_ids = np.asarray(np.load(folder / "items.npy", mmap_mode="r"))
+        self.bitmap = np.asarray(np.load(folder / "bitmap.npy", mmap_mode="r"))
         self.pairs = PairIndex(folder, meta)
         self.all_lengths = sorted({*self.lengths, *self.pairs.q_lengths})
         self.hasher = WordHasher()
