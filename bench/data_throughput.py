@@ -90,6 +90,42 @@ def recipe(src: Path, model: str, nproc: int, out: Path, cache: Path) -> int:
     return len(ds)
 
 
+def _encode_all(texts: list[str], model: str) -> float:
+    """Seconds to tokenise `texts` in batches of 512 with the fast tokenizer alone."""
+    from transformers import AutoTokenizer
+
+    backend = AutoTokenizer.from_pretrained(model).backend_tokenizer
+    start = time.perf_counter()
+    for i in range(0, len(texts), 512):
+        backend.encode_batch(texts[i : i + 512], add_special_tokens=False)
+    return time.perf_counter() - start
+
+
+def tokenizer_scaling(rows: list[dict[str, str]], model: str, nproc: int) -> float:
+    """The machine's own ceiling: the speedup of the batched tokenizer call alone (the bulk of
+    every recipe's work) when `nproc` processes each tokenise all `rows` at once."""
+    import multiprocessing as mp
+    from functools import partial
+
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model)
+    chats = [
+        [
+            {"role": "user", "content": r["instruction"]},
+            {"role": "assistant", "content": r["output"]},
+        ]
+        for r in rows
+    ]
+    texts = tok.apply_chat_template(chats, tokenize=False)
+    one = _encode_all(texts, model)
+    with mp.get_context("fork").Pool(nproc) as pool:
+        start = time.perf_counter()
+        pool.map(partial(_encode_all, model=model), [texts] * nproc)
+        many = time.perf_counter() - start
+    return nproc * one / many
+
+
 def climb_prepare(src: Path, model: str, nproc: int, state: Any, bench: str, bare: bool) -> Any:
     """climb's stage on `src`; the prepared folder is removed afterwards (no cache hit later)."""
     from climb.config import DataConfig, EvalConfig
@@ -141,6 +177,12 @@ def throughput(args: argparse.Namespace, model: str, tmp: Path) -> None:
                     f"load {os.getloadavg()[0]:.2f})",
                     flush=True,
                 )
+    if args.procs > 1:
+        speedup = tokenizer_scaling(rows[:5000], model, args.procs)
+        print(
+            f"machine check: the batched tokenizer call alone in {args.procs} processes runs "
+            f"{speedup:.2f}x as fast as in one (load {os.getloadavg()[0]:.2f})"
+        )
     best = "best of " + str(args.repeat) if args.repeat > 1 else "one run each"
     print(f"\n{args.rows} rows, rows/s ({best}), load {os.getloadavg()[0]:.2f} at the end")
     print(f"{'':24s}" + "".join(f"{f'num_proc={n}':>14s}" for n in procs))
