@@ -275,27 +275,26 @@ def evaluate_reference(
     registry and evaluated), or, with no champion yet, the base model. At an escalation step,
     the same reference as `previous`, grown to `limit`."""
     cfg = ctx.config
+    client, model = ctx.client(), cfg.promotion.registered_model
     grow = previous.result if previous is not None else None
-    if previous is not None and previous.kind == "base":
-        ref = ModelRef(path=base.path, name=base.name, digest=base.digest)
-        return Reference(kind="base", result=evaluate(ctx, ref, "base", remote, None, limit, grow))
-    champ = versions.get_champion(ctx.client(), cfg.promotion.registered_model)
-    if previous is not None and previous.kind == "champion" and previous.version:
-        champ = versions.get_version(ctx.client(), cfg.promotion.registered_model, previous.version)
+    if previous is None:
+        champ = versions.get_champion(client, model)
+    elif previous.kind == "champion" and previous.version:
+        champ = versions.get_version(client, model, previous.version)  # the one decided against
+    else:
+        champ = None
     if champ is None:
         ref = ModelRef(path=base.path, name=base.name, digest=base.digest)
-        return Reference(kind="base", result=evaluate(ctx, ref, "base", remote, None, limit))
+        return Reference(kind="base", result=evaluate(ctx, ref, "base", remote, None, limit, grow))
     found = champ
-    name = f"{cfg.promotion.registered_model}@champion"
-    lookup = ModelRef(path="", name=name, digest=found.weights_digest)
+    lookup = ModelRef(path="", name=f"{model}@champion", digest=found.weights_digest)
 
     def fetch() -> ModelRef:
         log.info("champion v%s: no cached evaluation measured this way; evaluating", found.version)
-        weights = tracking.download(ctx.client(), found.source, Path(ctx.run_dir) / "champion")
+        weights = tracking.download(client, found.source, Path(ctx.run_dir) / "champion")
         if found.method == "full":
             return lookup.model_copy(update={"path": weights})
-        base_uri = found.tags.get(T.BASE_MODEL_URI, cfg.model.base)
-        champ_base = resolve_model(base_uri, ctx.state)
+        champ_base = resolve_model(found.tags.get(T.BASE_MODEL_URI, cfg.model.base), ctx.state)
         return lookup.model_copy(update={"path": champ_base.path, "adapter_path": weights})
 
     result = evaluate(ctx, lookup, "champion", remote, fetch, limit, grow)
