@@ -36,6 +36,7 @@ from tqdm import tqdm
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
+from climb.console import progress
 from climb.evaluate.prefix_plan import (
     Request,
     cluster_contexts,
@@ -109,6 +110,7 @@ class PrefixCacheLM(HFLM):
             disable=disable_tqdm or self.rank != 0,
         )
         state = _PrefixState(self, kwarg)
+        total, done = len(requests) - len(fallback), 0
         for run in cluster_contexts([ctx for ctx, _ in groups]):
             for member, first, kv in self._run_contexts(state, [groups[m][0] for m in run]):
                 idxs = groups[run[member]][1]
@@ -118,6 +120,9 @@ class PrefixCacheLM(HFLM):
                     if requests[i][0] is not None:
                         self.cache_hook.add_partial("loglikelihood", requests[i][0], score)
                     pbar.update(1)
+                done += len(idxs)
+                if self.rank == 0:
+                    progress(done, total, "requests")
         pbar.close()
         if any(r is None for r in res):
             raise RuntimeError("a loglikelihood request was left without a score")

@@ -178,6 +178,7 @@ def run_training(spec: TrainSpec) -> TrainResult | None:
     from climb.train.callbacks import (
         FailOnNonFiniteLoss,
         MlflowMetricsCallback,
+        ProgressLines,
         ThroughputCallback,
     )
     from climb.train.climb_trainer import ClimbTrainer, StopOnSignal
@@ -197,7 +198,7 @@ def run_training(spec: TrainSpec) -> TrainResult | None:
     args = training_arguments(spec, cfg, cuda)
     stopper = StopOnSignal()
     throughput = ThroughputCallback(model, cfg.method)
-    callbacks: list[Any] = [throughput, stopper, FailOnNonFiniteLoss()]
+    callbacks: list[Any] = [throughput, stopper, FailOnNonFiniteLoss(), ProgressLines()]
     if spec.mlflow_tracking_uri and spec.mlflow_run_id and args.process_index == 0:
         callbacks.append(MlflowMetricsCallback(spec.mlflow_tracking_uri, spec.mlflow_run_id))
     trainer = ClimbTrainer(
