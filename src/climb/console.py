@@ -114,7 +114,7 @@ def _eta(bar: _Bar) -> str:
 
 def _figure(key: str, value: Any) -> str:
     if isinstance(value, float):
-        value = f"{value:.3f}" if abs(value) < 100 else f"{value:,.0f}"
+        value = f"{value:.3f}" if abs(value) < 10 else f"{value:,.0f}"
     return f"{key.replace('_', ' ')} {value}"
 
 
@@ -222,6 +222,36 @@ class ConsoleHandler(logging.Handler):
         super().close()
 
 
+class _Sink:
+    """Stands in for sys.stdout / sys.stderr during a run: whatever a library writes straight
+    to them (progress bars, banners, prints) goes to the run's log file, not the terminal."""
+
+    def __init__(self, handler: logging.FileHandler) -> None:
+        self.handler = handler
+
+    def write(self, text: str) -> int:
+        """Append `text` to the log file."""
+        stream = self.handler.stream
+        if stream is not None and not stream.closed:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        """Flush the log file."""
+        self.handler.flush()
+
+    def isatty(self) -> bool:
+        """Never a terminal (libraries then draw no live bars)."""
+        return False
+
+    def fileno(self) -> int:
+        """The log file's descriptor (for code that writes to the descriptor)."""
+        stream = self.handler.stream
+        if stream is None:
+            raise OSError("the run's log file is closed")
+        return int(stream.fileno())
+
+
 class FileHandler(logging.FileHandler):
     """The run's log file: every record, progress as plain lines."""
 
@@ -248,7 +278,9 @@ def run_console(
 ) -> Iterator[ConsoleHandler]:
     """Route logging for the block: every record to `log_file`, climb's story to `stream`
     (stderr by default; a live table when it is a terminal). Handlers already on the root
-    logger (e.g. Prefect's console handler) are set aside for the block and put back after."""
+    logger (e.g. Prefect's console handler) are set aside for the block and put back after;
+    whatever is written straight to sys.stdout / sys.stderr meanwhile (progress bars, prints)
+    goes to the log file."""
     stream = stream or sys.stderr
     live = stream.isatty() if live is None else live
     root = logging.getLogger()
@@ -270,11 +302,14 @@ def run_console(
     climb_propagate = climb_logger.propagate
     climb_logger.propagate = True
     logging.captureWarnings(True)
-    for name in ("transformers", "datasets", "lm_eval", "lm-eval"):
+    for name in ("transformers", "datasets", "lm_eval", "lm-eval", "mlflow"):
         _propagate(name)
+    saved_streams = (sys.stdout, sys.stderr)
+    sys.stdout = sys.stderr = _Sink(file_handler)
     try:
         yield console
     finally:
+        sys.stdout, sys.stderr = saved_streams
         if console.state.hidden_warnings:
             console._line(
                 f"({console.state.hidden_warnings} third-party warnings are in {log_file})"
