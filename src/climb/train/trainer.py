@@ -175,7 +175,8 @@ def _finish_from_checkpoint(trainer: Any, checkpoint: str) -> float:
 def run_training(spec: TrainSpec) -> TrainResult | None:
     """Train as described by `spec`; rank 0 returns the result (others return None).
 
-    Raises TrainingStopped when a signal stopped training (a checkpoint was saved first).
+    Raises TrainingStopped when a signal stopped training (a checkpoint was saved first), and
+    on rank 0 CheckpointUploadError when a background checkpoint upload to S3 failed.
     """
     import datasets
     import torch
