@@ -242,7 +242,7 @@ def evaluation(work: Path, backend: str, dry: bool, limit: int) -> dict[str, Any
     device = "cuda" if torch.cuda.is_available() else "cpu"
     suite = load_suite("open-llm-v1")
     plan = plan_suite(suite, smoke_benchmarks_dir())
-    ref = ModelRef(str(work / "model"), "gpu-proof-random", "random")
+    ref = ModelRef(path=str(work / "model"), name="gpu-proof-random", digest="random")
     cfg = EvalConfig(backend="climb-hf", batch_size=32, limit=limit, device=device)
     record: dict[str, Any] = {"device": device, "limit": limit}
     if backend == "vllm":

@@ -8,9 +8,9 @@ all reach S3 (or an S3-compatible store such as MinIO) through these functions.
 - Path safety: an object key that would land outside the target folder (`..`, absolute) is
   refused, never written.
 - Transfers of whole folders run in parallel through boto3's own transfer manager
-  (s3transfer: concurrent files, multipart for large ones). A folder's marker files (a
-  manifest, a completion marker) go last, after every other file has landed, so a reader that
-  finds the marker finds the whole folder.
+  (`create_transfer_manager`: concurrent files, multipart for large ones). A folder's marker
+  files (a manifest, a completion marker) go last, after every other file has landed, so a
+  reader that finds the marker finds the whole folder.
 
 Why not s3fs or pyarrow.fs: s3fs needs aiobotocore, whose botocore pin does not resolve with the
 boto3 that MLflow and climb use (pip falls back to s3fs 0.4); pyarrow.fs lists no ETags, which
@@ -128,10 +128,9 @@ def exists(uri: S3Uri, s3: Any = None) -> bool:
 
 
 def _manager(s3: Any) -> Any:
-    from boto3.s3.transfer import TransferConfig
-    from s3transfer.manager import TransferManager
+    from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
-    return TransferManager(s3, TransferConfig(max_concurrency=MAX_CONCURRENCY))
+    return create_transfer_manager(s3, TransferConfig(max_concurrency=MAX_CONCURRENCY))
 
 
 def _wait_all(futures: list[Any]) -> None:

@@ -189,3 +189,13 @@ def test_organization_names_the_repo_owner(hub, tmp_path: Path) -> None:
     publish_folder(conf, folder, digest, StateDir.at(tmp_path / "s"))
     assert "team-llm/tiny-champion" in server.repos
     assert folder_digest(folder) == digest
+
+
+def test_folder_that_would_need_several_commits_is_refused(hub, tmp_path: Path) -> None:
+    server = hub()
+    folder, digest = repo_folder(tmp_path)
+    for i in range(21 - sum(1 for p in folder.rglob("*") if p.is_file())):
+        (folder / f"model-{i:05d}.safetensors").write_bytes(b"shard")
+    with pytest.raises(PublishError, match="holds 21 files; climb pushes at most 20"):
+        publish_folder(cfg(server), folder, digest, StateDir.at(tmp_path / "s"))
+    assert server.requests == []  # refused before anything was sent

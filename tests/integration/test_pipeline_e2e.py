@@ -120,7 +120,8 @@ def test_flow_end_to_end_promotes_then_keeps(
     assert second.reference_result == first.candidate_result  # from the cache, by digest
     assert second.timings.evaluate_reference == 0.0
     assert second.decision.promote is False
-    assert "does not beat" in second.decision.reasons[0]
+    assert second.decision.outcome == "not_better"
+    assert "+0.00 [+0.00, +0.00]" in second.decision.reasons[0]  # same weights: no gain
     assert second.release.promoted is False
     assert second.release.publish.mode == "skipped"
     runs = client.search_runs([exp.experiment_id], max_results=100)

@@ -25,6 +25,7 @@ from support.stages import (
 )
 
 from climb.config import PromotionConfig
+from climb.evaluate.suites import load_suite
 from climb.pipeline import stages
 from climb.publish.target import PublishError
 from climb.records import Decision, EvalResult, Reference
@@ -63,7 +64,8 @@ def result(average: float) -> EvalResult:
 
 
 def decision_for(cand: EvalResult, ref: EvalResult | None) -> Decision:
-    return decide(cand, ref, PromotionConfig(registered_model=MODEL), "base")
+    policy = PromotionConfig(registered_model=MODEL)
+    return decide(cand, ref, policy, load_suite("open-llm-v1"), "base")
 
 
 def base_ref(res: EvalResult) -> Reference:

@@ -4,8 +4,9 @@
   processes with prlimit): the run fails with a clear "out of disk space" error, the previous
   complete checkpoint is intact, the half-written one is never loaded, the rerun resumes.
 - S3 refusing checkpoints: with no bucket the run is refused before a step, naming S3's reason;
-  with the bucket removed while the first checkpoint is saved, the upload fails naming S3's
-  reason, the local checkpoint is intact, the rerun (bucket back) resumes and uploads.
+  with the bucket removed while the first checkpoint is saved, its background upload fails,
+  training stops and the run fails naming S3's reason, the local checkpoint is intact, the rerun
+  (bucket back) resumes and uploads.
 - Disk quota hit while writing the prepared dataset: clear error, no half-written dataset,
   the previous prepared dataset intact, the rerun succeeds.
 - Evaluation crashing (a corrupt benchmark file) or a task's metric missing from lm-eval's
@@ -142,10 +143,11 @@ def test_s3_refusing_checkpoints(
     assert "NoSuchBucket" in str(err.value), str(err.value)
     assert complete_checkpoints(tmp_path / "checkpoints") == []
 
-    # The bucket goes away mid-run, while the first checkpoint is being written: the upload
-    # fails with S3's reason and the local checkpoint is intact.
+    # The bucket goes away mid-run, while the first checkpoint is being written: its background
+    # upload fails with S3's reason, training stops, and the local checkpoint is intact.
     s3.create_bucket(Bucket="climb-ckpt-fault")
-    staging = tmp_path / "checkpoints" / STAGING
+    # The Trainer writes checkpoint-N into staging first (its staging folder exists from the start).
+    staging = tmp_path / "checkpoints" / STAGING / "checkpoint-5"
     removed = threading.Event()
 
     def remove_bucket_when_saving() -> None:
@@ -160,6 +162,7 @@ def test_s3_refusing_checkpoints(
         launch_local(spec, LauncherConfig(nproc=2, timeout_s=600), on_line=lambda line: None)
     assert removed.is_set()
     assert "NoSuchBucket" in str(err.value), str(err.value)
+    assert "uploading checkpoint-5" in str(err.value), str(err.value)
     local = complete_checkpoints(tmp_path / "checkpoints")
     assert [p.name for p in local] == ["checkpoint-5"]
 

@@ -28,7 +28,7 @@ METRICS = {
     "arc_challenge": ("acc_norm", 25),
     "hellaswag": ("acc_norm", 10),
     "mmlu": ("acc", 5),
-    "truthfulqa_mc2": ("mc2", 0),
+    "truthfulqa_mc2": ("acc", 0),  # the suite reads mc2 from climb_truthfulqa_mc2 as acc
 }
 
 

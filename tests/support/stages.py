@@ -156,19 +156,63 @@ def cache_evaluation(config: Path, result: EvalResult, digest: str) -> EvalResul
     return stored
 
 
-def plant_zero_champion(uri: str, model: str, source: str, config: Path) -> str:
-    """Register a champion of `model` that scores 0 everywhere, measured the way `config`
-    measures, so any candidate beats it; return its version. Its evaluation is put in the
-    config's evaluation cache (keyed by its weights digest), so no run has to evaluate it.
-    `source` must be a URI the tracking server accepts (a local path only for SQLite)."""
+def zero_evaluation(config: Path, digest: str) -> EvalResult:
+    """The evaluation of a model that scores 0 on every document `config` measures: the same
+    documents (lm-eval's ids and content hashes, computed as lm-eval does) with every metric
+    value 0, so a real candidate is compared with it document by document."""
+    import json
+
+    from lm_eval.tasks import TaskManager
+    from lm_eval.utils import handle_non_serializable, hash_string
+
     from climb.config import load_config
+    from climb.evaluate.runner import data_source
     from climb.evaluate.suites import load_suite
+    from climb.evaluate.tasks import plan_suite
+    from climb.records import DocResult, TaskScore
 
     cfg = load_config(config)
     suite = load_suite(cfg.eval.suite)
+    folder, _ = data_source(cfg.eval)
+    plan = plan_suite(suite, folder, cfg.eval.include_optional, protocol=cfg.eval.protocol)
+    loaded = TaskManager(include_defaults=False).load(plan.configs)["tasks"]
+    documents, tasks = {}, {}
+    for st in suite.selected(cfg.eval.include_optional):
+        for leaf in plan.leaves[st.name]:
+            docs = list(loaded[leaf].eval_docs)[: cfg.eval.limit]
+            documents[leaf] = [
+                DocResult(
+                    doc_id=i,
+                    doc_hash=hash_string(
+                        json.dumps(
+                            doc, indent=2, default=handle_non_serializable, ensure_ascii=False
+                        )
+                    ),
+                    values=dict.fromkeys(st.metrics(), 0.0),
+                )
+                for i, doc in enumerate(docs)
+            ]
+        leaves = plan.leaves[st.name]
+        tasks[st.name] = TaskScore(
+            score=0.0,
+            stderr=0.0,
+            metric=st.metric,
+            num_fewshot=st.num_fewshot,
+            n=sum(len(documents[leaf]) for leaf in leaves),
+            leaves=leaves,
+        )
+    zero = eval_result(scores={}, digest=digest)
+    return zero.model_copy(update={"tasks": tasks, "documents": documents, "average": 0.0})
+
+
+def plant_zero_champion(uri: str, model: str, source: str, config: Path) -> str:
+    """Register a champion of `model` that scores 0 on every document, measured the way
+    `config` measures, so any candidate that answers something right beats it; return its
+    version. Its evaluation is put in the config's evaluation cache (keyed by its weights
+    digest), so no run has to evaluate it. `source` must be a URI the tracking server accepts
+    (a local path only for SQLite)."""
     digest = f"planted-zero-{model}"
-    tasks = {st.name: 0.0 for st in suite.selected(cfg.eval.include_optional)}
-    zero = cache_evaluation(config, eval_result(scores=tasks), digest)
+    zero = cache_evaluation(config, zero_evaluation(config, digest), digest)
     client = tracking.client_for(uri)
     version = versions.register_version(
         client,

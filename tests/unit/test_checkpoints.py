@@ -9,6 +9,7 @@ from climb.train.checkpoints import (
     complete_checkpoints,
     discard_staging,
     latest_checkpoint,
+    load_weights,
     publish_checkpoint,
 )
 
@@ -50,3 +51,55 @@ def test_discard_staging_removes_half_written(tmp_path: Path) -> None:
     assert not (tmp_path / STAGING).exists()
     assert latest_checkpoint(tmp_path) is None
     assert complete_checkpoints(tmp_path / "missing") == []
+
+
+def _tiny_llama(seed: int):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(
+        vocab_size=64,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        tie_word_embeddings=True,
+    )
+    return LlamaForCausalLM(cfg)
+
+
+def _same(a, b) -> bool:
+    import torch
+
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_load_weights_restores_full_weights_and_adapters(tmp_path: Path) -> None:
+    """What the finish-from-final-checkpoint path loads (no private Trainer method)."""
+    from peft import LoraConfig, get_peft_model
+
+    trained = _tiny_llama(1)
+    trained.save_pretrained(tmp_path / "full")
+    fresh = _tiny_llama(2)
+    assert not _same(trained, fresh)
+    load_weights(fresh, tmp_path / "full")
+    assert _same(trained, fresh)
+
+    def adapted(seed: int):
+        import torch
+
+        base = _tiny_llama(1)
+        torch.manual_seed(seed)  # the adapter's (random) initialisation
+        targets = ["q_proj", "v_proj"]
+        cfg = LoraConfig(r=4, lora_alpha=8, target_modules=targets, init_lora_weights=False)
+        return get_peft_model(base, cfg)
+
+    trained_adapter, other = adapted(1), adapted(2)
+    trained_adapter.save_pretrained(tmp_path / "adapter")
+    assert not _same(trained_adapter, other)
+    load_weights(other, tmp_path / "adapter")
+    assert _same(trained_adapter, other)
+    assert any(p.requires_grad for p in other.parameters())  # still trainable

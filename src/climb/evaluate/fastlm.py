@@ -32,10 +32,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from lm_eval.models.huggingface import HFLM
-from tqdm import tqdm
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
+from climb.console import progress
 from climb.evaluate.prefix_plan import (
     Request,
     cluster_contexts,
@@ -103,12 +103,8 @@ class PrefixCacheLM(HFLM):
             )
             for i, score in zip(fallback, scored, strict=True):
                 res[i] = score
-        pbar = tqdm(
-            total=len(requests) - len(fallback),
-            desc="Running loglikelihood requests",
-            disable=disable_tqdm or self.rank != 0,
-        )
         state = _PrefixState(self, kwarg)
+        total, done = len(requests) - len(fallback), 0
         for run in cluster_contexts([ctx for ctx, _ in groups]):
             for member, first, kv in self._run_contexts(state, [groups[m][0] for m in run]):
                 idxs = groups[run[member]][1]
@@ -117,8 +113,9 @@ class PrefixCacheLM(HFLM):
                     res[i] = score
                     if requests[i][0] is not None:
                         self.cache_hook.add_partial("loglikelihood", requests[i][0], score)
-                    pbar.update(1)
-        pbar.close()
+                done += len(idxs)
+                if self.rank == 0:
+                    progress(done, total, "requests")
         if any(r is None for r in res):
             raise RuntimeError("a loglikelihood request was left without a score")
         return [r for r in res if r is not None]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from climb.config import ExperimentConfig, dump_config, load_config
+from climb.console import stage_scope, step
 from climb.preflight import preflight
 from climb.records import RunSummary
 from climb.registry import tags as T
@@ -157,10 +160,13 @@ def stage_run(ctx: RunContext, stage: str) -> Iterator[str]:
         monitor(run_id, ctx.tracking_uri, interval) if interval > 0 else nullcontext()
     )
     try:
-        with sampling:
+        with stage_scope(stage), sampling:
+            step("> %s", stage)
             yield run_id
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"[:4000]
+        with stage_scope(stage):
+            step("x %s failed after %.1fs: %s", stage, time.perf_counter() - start, error)
         _best_effort(
             lambda: tracking.log_flat(
                 client,
@@ -171,8 +177,11 @@ def stage_run(ctx: RunContext, stage: str) -> Iterator[str]:
             lambda: client.set_terminated(run_id, "FAILED"),
         )
         raise
-    tracking.log_flat(client, run_id, metrics={"stage_seconds": time.perf_counter() - start})
+    seconds = time.perf_counter() - start
+    tracking.log_flat(client, run_id, metrics={"stage_seconds": seconds})
     client.set_terminated(run_id, "FINISHED")
+    with stage_scope(stage):
+        step("  %s done in %.1fs", stage, seconds)
 
 
 def finish_pipeline(ctx: RunContext, summary: RunSummary) -> None:
@@ -186,7 +195,26 @@ def finish_pipeline(ctx: RunContext, summary: RunSummary) -> None:
     tracking.log_flat(
         client, ctx.parent_run_id, metrics={f"time/{k}": v for k, v in timings.items()}
     )
+    _best_effort(lambda: attach_log(ctx))
     close_run(ctx)
+
+
+LOG_ENV = "CLIMB_LOG_FILE"
+LOG_NAME = "climb.log"
+
+
+def attach_log(ctx: RunContext) -> Path | None:
+    """Copy the run's log file (CLIMB_LOG_FILE, set by `climb run`) into the run folder and
+    log it as an artifact of the parent run; return its copy (None without a log file)."""
+    source = os.environ.get(LOG_ENV)
+    if not source or not Path(source).is_file():
+        return None
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    target = Path(ctx.run_dir) / LOG_NAME
+    shutil.copyfile(source, target)
+    ctx.client().log_artifact(ctx.parent_run_id, str(target))
+    return target
 
 
 def close_run(ctx: RunContext) -> None:
@@ -203,6 +231,7 @@ def fail_pipeline(ctx: RunContext, error: BaseException) -> None:
             ctx.parent_run_id,
             tags={T.ERROR: f"{type(error).__name__}: {error}"[:4000]},
         ),
+        lambda: attach_log(ctx),
         lambda: client.set_terminated(ctx.parent_run_id, "FAILED"),
     )
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from climb.config import ExperimentConfig
+from climb.console import step
 from climb.evaluate.runner import cached_result
 from climb.evaluate.suites import load_suite
 from climb.pipeline.context import RunContext, stage_run
@@ -153,6 +154,9 @@ def promote_candidate(
     tracking.log_flat(client, run_id, tags=done)
     tracking.log_flat(client, ctx.parent_run_id, tags=done)
     log_plots(ctx, result, reference)
+    held = "champion" if outcome.promoted else "challenger"
+    step("  registry: %s version %s is %s (%s)", name, version, held, outcome.reason)
+    step("  publish: %s: %s", publication.mode, publication.message)
     return Release(
         registered_model=name,
         version=version,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from climb.config import EvalConfig
+from climb.console import progress, step
 from climb.data import prepare as data_prep
 from climb.evaluate.runner import cached_result, evaluate_model
 from climb.evaluate.suites import load_suite
@@ -38,6 +39,7 @@ from climb.registry import decision as policy
 from climb.registry import tags as T
 from climb.registry import tracking, versions
 from climb.secrets import redact
+from climb.train.callbacks import parse_progress
 from climb.train.spec import TrainSpec
 
 log = logging.getLogger(__name__)
@@ -93,6 +95,18 @@ def prepare_data(ctx: RunContext, base: ResolvedModel) -> PreparedData:
         )
         client.log_artifact(run_id, str(Path(data.path) / "manifest.json"))
         log_dataset(client, run_id, data, f"{cfg.name}-data")
+        decon = report.decontamination
+        step(
+            "  data: %d of %d rows kept, %d tokens (%d trainable)%s; decontamination: %s",
+            report.examples,
+            report.rows_read,
+            report.tokens,
+            report.trainable_tokens,
+            " (reused)" if data.cached else "",
+            f"{decon.contaminated_examples} overlapping rows, {decon.action}"
+            if decon.enabled
+            else "not checked",
+        )
         tracking.log_flat(
             client,
             ctx.parent_run_id,
@@ -121,7 +135,7 @@ def fine_tune(ctx: RunContext, base: ResolvedModel, data: PreparedData) -> Candi
             mlflow_run_id=run_id,
         )
         start = time.perf_counter()
-        result = launch(spec, cfg.launcher, on_line=lambda line: log.info("%s", redact(line)))
+        result = launch(spec, cfg.launcher, on_line=trainer_output)
         seconds = time.perf_counter() - start
         digest = hashlib.sha256(
             (base.digest + weights_digest(result.adapter_path)).encode()
@@ -135,6 +149,14 @@ def fine_tune(ctx: RunContext, base: ResolvedModel, data: PreparedData) -> Candi
                 "final/global_step": result.global_step,
             },
             tags={T.WEIGHTS_DIGEST: digest},
+        )
+        step(
+            "  trained %s: %d steps, loss %.4f, %.0f tokens/s%s",
+            result.method,
+            result.global_step,
+            result.train_loss,
+            result.tokens_per_s,
+            f" (resumed from {Path(result.resumed_from).name})" if result.resumed_from else "",
         )
         artifact = "adapter" if result.method != "full" else "model"
         tracking.log_artifacts(client, run_id, Path(result.adapter_path), artifact)
@@ -166,6 +188,20 @@ def eval_config(ctx: RunContext, limit: Limit = None) -> EvalConfig:
     if limit is None:
         return ctx.config.eval
     return ctx.config.eval.model_copy(update={"limit": None if limit == "full" else limit})
+
+
+def trainer_output(line: str) -> None:
+    """A line of the trainer's output: progress to the console, everything to the run's log."""
+    figures = parse_progress(line)
+    if figures is not None:
+        progress(
+            figures.pop("step", 0),
+            figures.pop("of", None),
+            "step",
+            stage="fine_tune",
+            **figures,
+        )
+    logging.getLogger("climb.train.output").info("%s", redact(line))
 
 
 def evaluate(
@@ -215,6 +251,16 @@ def evaluate(
                 result.seconds,
             )
         _log_evaluation(ctx, run_id, role, ref, result, out_dir)
+        se = result.average_stderr()
+        step(
+            "  %s: average %.2f ± %s on %d documents (limit %s)%s",
+            role,
+            result.average,
+            f"{se:.2f}" if se is not None else "?",
+            result.documents_scored,
+            result.limit or "none",
+            " (cached)" if result.cached else "",
+        )
     return result
 
 
@@ -275,27 +321,26 @@ def evaluate_reference(
     registry and evaluated), or, with no champion yet, the base model. At an escalation step,
     the same reference as `previous`, grown to `limit`."""
     cfg = ctx.config
+    client, model = ctx.client(), cfg.promotion.registered_model
     grow = previous.result if previous is not None else None
-    if previous is not None and previous.kind == "base":
-        ref = ModelRef(path=base.path, name=base.name, digest=base.digest)
-        return Reference(kind="base", result=evaluate(ctx, ref, "base", remote, None, limit, grow))
-    champ = versions.get_champion(ctx.client(), cfg.promotion.registered_model)
-    if previous is not None and previous.kind == "champion" and previous.version:
-        champ = versions.get_version(ctx.client(), cfg.promotion.registered_model, previous.version)
+    if previous is None:
+        champ = versions.get_champion(client, model)
+    elif previous.kind == "champion" and previous.version:
+        champ = versions.get_version(client, model, previous.version)  # the one decided against
+    else:
+        champ = None
     if champ is None:
         ref = ModelRef(path=base.path, name=base.name, digest=base.digest)
-        return Reference(kind="base", result=evaluate(ctx, ref, "base", remote, None, limit))
+        return Reference(kind="base", result=evaluate(ctx, ref, "base", remote, None, limit, grow))
     found = champ
-    name = f"{cfg.promotion.registered_model}@champion"
-    lookup = ModelRef(path="", name=name, digest=found.weights_digest)
+    lookup = ModelRef(path="", name=f"{model}@champion", digest=found.weights_digest)
 
     def fetch() -> ModelRef:
         log.info("champion v%s: no cached evaluation measured this way; evaluating", found.version)
-        weights = tracking.download(ctx.client(), found.source, Path(ctx.run_dir) / "champion")
+        weights = tracking.download(client, found.source, Path(ctx.run_dir) / "champion")
         if found.method == "full":
             return lookup.model_copy(update={"path": weights})
-        base_uri = found.tags.get(T.BASE_MODEL_URI, cfg.model.base)
-        champ_base = resolve_model(base_uri, ctx.state)
+        champ_base = resolve_model(found.tags.get(T.BASE_MODEL_URI, cfg.model.base), ctx.state)
         return lookup.model_copy(update={"path": champ_base.path, "adapter_path": weights})
 
     result = evaluate(ctx, lookup, "champion", remote, fetch, limit, grow)
@@ -320,9 +365,9 @@ def step_record(
 def escalation_steps(ctx: RunContext, result: EvalResult) -> list[Limit]:
     """The escalation limits still above the limit `result` was measured at (in order)."""
     steps: list[Limit] = []
-    for step in ctx.config.escalation():
-        if result.limit is not None and (step is None or step > result.limit):
-            steps.append("full" if step is None else step)
+    for limit in ctx.config.escalation():
+        if result.limit is not None and (limit is None or limit > result.limit):
+            steps.append("full" if limit is None else limit)
     return steps
 
 
@@ -353,6 +398,7 @@ def decide(
         for task, iv in c.tasks.items():
             metrics |= {f"gain/{task}": iv.gain, f"gain/{task}_low": iv.low}
             metrics[f"gain/{task}_high"] = iv.high
+    step("  decision: %s - %s", decision.outcome.replace("_", " "), "; ".join(decision.reasons))
     tracking.log_flat(
         ctx.client(),
         ctx.parent_run_id,

@@ -1,49 +1,42 @@
-"""Pushing a repo folder to the Hugging Face Hub with huggingface_hub's HfApi.
+"""Pushing a repo folder to the Hugging Face Hub with huggingface_hub's `HfApi.upload_folder`.
 
-One push is one atomic commit (`create_commit` with an add for every local file and a delete
-for every remote file that is no longer part of the model), based on the head it read
-(`parent_commit`), so the repo holds either the previous model or the new one, never a mix.
-The folder carries `climb_digest.txt`; a repo whose digest file already says the same digest
-is not pushed again, which also makes a retry after a lost response safe. Transient failures
-(connection errors, 429, 5xx) are retried with exponential backoff; authentication and request
-errors are not. Error messages never contain the token.
+huggingface_hub does the transport: it uploads the files (LFS or Xet), deletes the remote files
+that are no longer part of the model (`delete_patterns`, `.gitattributes` kept) in the same
+commit, and retries its idempotent requests (pre-upload, LFS, listings) with its own HTTP
+backoff. What climb adds:
+
+- one atomic commit based on the head it read (`parent_commit`): the repo holds the previous
+  model or the new one, never a mix (a folder upload_folder would split into several commits
+  is refused);
+- idempotency: the folder carries `climb_digest.txt`; a repo already holding that digest is not
+  pushed again, which is what makes a retry of the whole push safe, also after a commit whose
+  answer was lost (huggingface_hub does not retry a commit itself for that reason);
+- the private-repo check, and PublishError messages that never contain the token.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from climb.records import PublishResult
+
 log = logging.getLogger(__name__)
 DIGEST_FILE = "climb_digest.txt"
-KEEP_REMOTE = {".gitattributes"}
+# Statuses worth another attempt of the whole push: 408/429/5xx (huggingface_hub's own retry
+# set) plus 412 (the head moved, e.g. a retried commit had landed) and 423 (repo locked).
 RETRYABLE_STATUS = {408, 412, 423, 429}
+# upload_folder re-commits a failed batch of more than 20 files in smaller parts (hf_xet path),
+# which could leave a mix of two models on the repo; climb pushes no more files than that.
+ONE_COMMIT_MAX_FILES = 20
 
 
-class HubError(RuntimeError):
-    """A push failed for good (after retries, or at once for a non-transient error)."""
-
-
-@dataclass(frozen=True)
-class HubPush:
-    """The outcome of a push."""
-
-    repo_id: str
-    pushed: bool
-    commit: str | None
-    url: str
-    attempts: int
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict."""
-        return asdict(self)
+class PublishError(RuntimeError):
+    """Publishing failed; the message says what to fix (never contains the token)."""
 
 
 def scrub(text: str, token: str | None) -> str:
@@ -51,24 +44,16 @@ def scrub(text: str, token: str | None) -> str:
     return text.replace(token, "***") if token else text
 
 
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [ConnectionError, TimeoutError]
-    for name in ("httpx2", "httpx"):
-        try:
-            errors.append(importlib.import_module(name).TransportError)
-        except (ImportError, AttributeError):
-            continue
-    return tuple(errors)
-
-
 def is_transient(exc: BaseException) -> bool:
     """True for errors worth retrying: network failures, 408/412/423/429 and 5xx answers
     (looking through the chain of causes, as huggingface_hub wraps some of them)."""
+    import httpx2
+
     seen: BaseException | None = exc
     for _ in range(5):
         if seen is None:
             return False
-        if isinstance(seen, _transport_errors()):
+        if isinstance(seen, (httpx2.TransportError, ConnectionError, TimeoutError)):
             return True
         status = getattr(getattr(seen, "response", None), "status_code", None)
         if isinstance(status, int) and (status >= 500 or status in RETRYABLE_STATUS):
@@ -89,53 +74,37 @@ def remote_digest(api: Any, repo_id: str) -> str | None:
         return Path(path).read_text().strip()
 
 
-def commit_operations(api: Any, repo_id: str, folder: Path) -> list[Any]:
-    """Return the operations that make the repo equal to `folder` (adds, then stale deletes)."""
-    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
-    from huggingface_hub.hf_api import RepoFile
-
-    local = {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if p.is_file()}
-    remote = {
-        f.path
-        for f in api.list_repo_tree(repo_id=repo_id, recursive=True)
-        if isinstance(f, RepoFile)
-    }
-    ops: list[Any] = [
-        CommitOperationAdd(path_in_repo=k, path_or_fileobj=str(v)) for k, v in local.items()
-    ]
-    ops += [
-        CommitOperationDelete(path_in_repo=p) for p in sorted(remote - set(local) - KEEP_REMOTE)
-    ]
-    return ops
-
-
-def push_once(api: Any, repo_id: str, folder: Path, digest: str, private: bool) -> HubPush:
+def push_once(api: Any, repo_id: str, folder: Path, digest: str, private: bool) -> PublishResult:
     """One push attempt: create the repo if needed, skip if it holds `digest`, else commit."""
     api.create_repo(repo_id=repo_id, private=private, exist_ok=True, repo_type="model")
     info = api.repo_info(repo_id=repo_id)
     if private and info.private is False:
-        raise HubError(
+        raise PublishError(
             f"{repo_id} exists and is public but publish.private is true: refusing to push "
             "(make the repo private on the Hub, or set publish.private=false)"
         )
-    endpoint = str(api.endpoint).rstrip("/")
+    url = f"{str(api.endpoint).rstrip('/')}/{repo_id}"
     if remote_digest(api, repo_id) == digest:
-        return HubPush(
-            repo_id,
-            False,
-            info.sha,
-            f"{endpoint}/{repo_id}",
-            1,
-            f"{repo_id} already holds digest {digest[:12]}; not pushed again",
+        message = f"{repo_id} already holds digest {digest[:12]}; not pushed again"
+        return PublishResult(
+            mode="push", location=url, digest=digest, commit=info.sha, message=message
         )
-    commit = api.create_commit(
+    commit = api.upload_folder(
         repo_id=repo_id,
-        operations=commit_operations(api, repo_id, folder),
+        folder_path=folder,
         commit_message=f"climb: publish {digest[:12]}",
         commit_description=f"Published by climb. Content digest: {digest}",
+        delete_patterns="*",  # every remote file the new model does not have
         parent_commit=info.sha,
     )
-    return HubPush(repo_id, True, commit.oid, commit.commit_url, 1, f"pushed to {repo_id}")
+    return PublishResult(
+        mode="push",
+        location=commit.commit_url,
+        digest=digest,
+        pushed=True,
+        commit=commit.oid,
+        message=f"pushed to {repo_id}",
+    )
 
 
 def push(
@@ -149,22 +118,30 @@ def push(
     backoff_s: float,
     token: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> HubPush:
-    """Push `folder` (digest `digest`) to `repo_id`, retrying transient failures.
+) -> PublishResult:
+    """Push `folder` (digest `digest`) to `repo_id`, retrying the whole push on transient
+    failures (`retries` more times, waits doubling from `backoff_s`).
 
-    Returns the HubPush (with the number of attempts); raises HubError with a token-free
-    message when the push fails for good.
+    Returns the PublishResult (with the number of attempts); raises PublishError with a
+    token-free message when the push fails for good.
     """
+    files = sum(1 for p in folder.rglob("*") if p.is_file())
+    if files > ONE_COMMIT_MAX_FILES:
+        raise PublishError(
+            f"{folder} holds {files} files; climb pushes at most {ONE_COMMIT_MAX_FILES} in one "
+            "commit (huggingface_hub may split larger uploads into several commits): publish "
+            "the adapter (publish.weights=adapter) or save the weights in fewer shards"
+        )
     for attempt in range(1, retries + 2):
         try:
             result = push_once(api, repo_id, folder, digest, private)
-            return HubPush(**{**result.to_dict(), "attempts": attempt})
-        except HubError:
+            return result.model_copy(update={"attempts": attempt})
+        except PublishError:
             raise
         except Exception as exc:
             message = scrub(f"{type(exc).__name__}: {exc}", token)
             if not is_transient(exc) or attempt > retries:
-                raise HubError(
+                raise PublishError(
                     f"push to {repo_id} failed after {attempt} attempt(s): {message}"
                 ) from None
             wait = backoff_s * 2 ** (attempt - 1)

@@ -13,13 +13,11 @@ import shutil
 from pathlib import Path
 
 from climb.config import PublishConfig
-from climb.publish.hub import HubError, push
+from climb.publish.hub import PublishError, push
 from climb.records import PublishResult
 from climb.state import StateDir, atomic_dir, safe_name
 
-
-class PublishError(RuntimeError):
-    """Publishing failed; the message says what to fix (never contains the token)."""
+__all__ = ["PublishError", "publish_folder", "resolved_mode", "write_outbox"]
 
 
 def resolved_mode(cfg: PublishConfig) -> str:
@@ -71,25 +69,13 @@ def publish_folder(
         endpoint=endpoint or cfg.endpoint or os.environ.get("HF_ENDPOINT"),
         library_name="climb",
     )
-    try:
-        result = push(
-            api,
-            cfg.full_repo_id,
-            folder,
-            digest,
-            private=cfg.private,
-            retries=cfg.retries,
-            backoff_s=cfg.retry_backoff_s,
-            token=token,
-        )
-    except HubError as exc:
-        raise PublishError(str(exc).replace(token, "***")) from None
-    return PublishResult(
-        mode="push",
-        location=result.url,
-        digest=digest,
-        pushed=result.pushed,
-        message=result.message,
-        commit=result.commit,
-        attempts=result.attempts,
+    return push(
+        api,
+        cfg.full_repo_id,
+        folder,
+        digest,
+        private=cfg.private,
+        retries=cfg.retries,
+        backoff_s=cfg.retry_backoff_s,
+        token=token,
     )

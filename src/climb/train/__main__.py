@@ -13,6 +13,7 @@ from climb.train.callbacks import NonFiniteLossError
 from climb.train.climb_trainer import STOPPED_EXIT_CODE
 from climb.train.spec import TrainSpec
 from climb.train.trainer import TrainError, TrainingStopped, run_training
+from climb.train.uploads import CheckpointUploadError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +46,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 3
+    except CheckpointUploadError as exc:
+        print(
+            f"climb.train: {exc}; training stopped, the local checkpoints are "
+            "complete; fix S3 access and rerun to resume",
+            file=sys.stderr,
+        )
+        return 4
     except TrainingStopped as exc:
         print(f"climb.train: {exc}", file=sys.stderr)
         return STOPPED_EXIT_CODE

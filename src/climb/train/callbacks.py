@@ -4,6 +4,7 @@ from rank 0 only.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -92,6 +93,37 @@ class ThroughputCallback(TrainerCallback):
             logs["gpu_mem_gb"] = torch.cuda.max_memory_allocated() / 1e9
         if "loss" in logs:
             self.losses.append(float(logs["loss"]))
+
+
+PROGRESS_PREFIX = "climb.progress "
+
+
+class ProgressLines(TrainerCallback):
+    """Rank 0 prints one `climb.progress {json}` line per log: step of max_steps, loss and
+    tokens/s. The launcher reads them from the trainer's output and shows live progress; the
+    rest of the trainer's output goes to the run's log file."""
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict | None = None, **kwargs: Any
+    ) -> None:
+        """Print the progress line of this log (main process only)."""
+        if not state.is_world_process_zero or not logs or "loss" not in logs:
+            return
+        line = {"step": state.global_step, "of": state.max_steps, "loss": float(logs["loss"])}
+        if isinstance(logs.get("tokens_per_s"), int | float):
+            line["tokens_per_s"] = float(logs["tokens_per_s"])
+        print(PROGRESS_PREFIX + json.dumps(line), flush=True)
+
+
+def parse_progress(line: str) -> dict[str, float] | None:
+    """The progress figures of a `climb.progress {json}` trainer line, else None."""
+    if not line.startswith(PROGRESS_PREFIX):
+        return None
+    try:
+        data = json.loads(line[len(PROGRESS_PREFIX) :])
+    except ValueError:
+        return None
+    return {k: float(v) for k, v in data.items() if isinstance(v, int | float)}
 
 
 class NonFiniteLossError(RuntimeError):

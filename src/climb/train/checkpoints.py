@@ -5,8 +5,9 @@ folder that `resume_from_checkpoint` would trust and crash on (or worse, silentl
 optimizer). Here every rank saves into `<output>/.staging/checkpoint-N`, all ranks meet at a
 barrier, and rank 0 renames the folder into place in one step: a `checkpoint-N` folder exists
 only when it is complete. The newest K are kept. With an S3 URI, rank 0 uploads each complete
-checkpoint and writes a `COMPLETE` marker object last, so a reader of the bucket never takes a
-partial upload; a fresh pod with an empty disk resumes from the newest complete one there.
+checkpoint (in the background: uploads.py) and writes a `COMPLETE` marker object last, so a
+reader of the bucket never takes a partial upload; a fresh pod with an empty disk resumes from
+the newest complete one there.
 """
 
 from __future__ import annotations
@@ -113,3 +114,21 @@ def download_latest(uri: str, root: Path, s3: Any = None) -> Path | None:
     staging.mkdir(parents=True, exist_ok=True)
     storage.download_prefix(_location(uri).join(name), staging, skip=(MARKER,), s3=s3)
     return publish_checkpoint(root, name, keep=10**6)
+
+
+def load_weights(model: Any, checkpoint: Path) -> None:
+    """Load the weights `Trainer.save_model` wrote into `checkpoint` back into `model`: a PEFT
+    adapter through PEFT's `load_adapter`, full weights from the checkpoint's safetensors files
+    (missing keys allowed: tied weights are saved once, as the Trainer's own loading allows)."""
+    if (checkpoint / "adapter_model.safetensors").is_file():
+        model.load_adapter(str(checkpoint), adapter_name=model.active_adapter, is_trainable=True)
+        return
+    from safetensors.torch import load_file
+
+    files = sorted(checkpoint.glob("model*.safetensors"))
+    if not files:
+        raise FileNotFoundError(f"no adapter or model weights (safetensors) in {checkpoint}")
+    for f in files:
+        unexpected = model.load_state_dict(load_file(f, device="cpu"), strict=False).unexpected_keys
+        if unexpected:
+            raise ValueError(f"{f} holds weights this model does not have: {unexpected[:5]}")

@@ -99,9 +99,13 @@ def training_arguments(spec: TrainSpec, cfg: TrainConfig, cuda: bool) -> Any:
     """Return the TrainingArguments for a spec (checkpoints, precision, DDP/FSDP, seed)."""
     from transformers import TrainingArguments
 
+    from climb.train.checkpoints import STAGING
+
     precision = resolve_precision(cfg, cuda)
     return TrainingArguments(
-        output_dir=str(Path(spec.output_dir) / "checkpoints"),
+        # The Trainer's own (non-atomic) saves go to staging; climb publishes complete ones to
+        # <output>/checkpoints and rotates them (climb_trainer.AtomicCheckpoints).
+        output_dir=str(Path(spec.output_dir) / "checkpoints" / STAGING),
         max_steps=cfg.max_steps,
         per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum,
@@ -114,7 +118,7 @@ def training_arguments(spec: TrainSpec, cfg: TrainConfig, cuda: bool) -> Any:
         logging_steps=cfg.logging_steps,
         save_strategy="steps",
         save_steps=cfg.save_steps,
-        save_total_limit=cfg.save_total_limit,
+        save_total_limit=None,
         seed=cfg.seed,
         data_seed=cfg.seed,
         report_to="none",
@@ -160,7 +164,9 @@ def _finish_from_checkpoint(trainer: Any, checkpoint: str) -> float:
     """Load a final checkpoint's weights and state into `trainer`; return its mean loss."""
     from transformers import TrainerState
 
-    trainer._load_from_checkpoint(checkpoint)
+    from climb.train.checkpoints import load_weights
+
+    load_weights(trainer.model, Path(checkpoint))
     trainer.state = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json"))
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     return float(sum(losses) / len(losses)) if losses else float("nan")
@@ -169,7 +175,8 @@ def _finish_from_checkpoint(trainer: Any, checkpoint: str) -> float:
 def run_training(spec: TrainSpec) -> TrainResult | None:
     """Train as described by `spec`; rank 0 returns the result (others return None).
 
-    Raises TrainingStopped when a signal stopped training (a checkpoint was saved first).
+    Raises TrainingStopped when a signal stopped training (a checkpoint was saved first), and
+    on rank 0 CheckpointUploadError when a background checkpoint upload to S3 failed.
     """
     import datasets
     import torch
@@ -178,10 +185,12 @@ def run_training(spec: TrainSpec) -> TrainResult | None:
     from climb.train.callbacks import (
         FailOnNonFiniteLoss,
         MlflowMetricsCallback,
+        ProgressLines,
         ThroughputCallback,
     )
-    from climb.train.climb_trainer import ClimbTrainer, StopOnSignal
+    from climb.train.climb_trainer import ClimbTrainer
     from climb.train.collate import data_collator
+    from climb.train.uploads import BackgroundUploads
 
     cfg = spec.train_config
     cuda = torch.cuda.is_available()
@@ -195,9 +204,11 @@ def run_training(spec: TrainSpec) -> TrainResult | None:
     set_seed(cfg.seed)  # adapter initialisation is random: same seed, same candidate
     model = build_model(spec.model_path, cfg, cuda)
     args = training_arguments(spec, cfg, cuda)
-    stopper = StopOnSignal()
+    uploads = None  # rank 0 mirrors complete checkpoints to S3 in the background
+    if cfg.checkpoint_uri and args.should_save:
+        uploads = BackgroundUploads(cfg.checkpoint_uri, cfg.save_total_limit)
     throughput = ThroughputCallback(model, cfg.method)
-    callbacks: list[Any] = [throughput, stopper, FailOnNonFiniteLoss()]
+    callbacks: list[Any] = [throughput, FailOnNonFiniteLoss(), ProgressLines()]
     if spec.mlflow_tracking_uri and spec.mlflow_run_id and args.process_index == 0:
         callbacks.append(MlflowMetricsCallback(spec.mlflow_tracking_uri, spec.mlflow_run_id))
     trainer = ClimbTrainer(
@@ -207,24 +218,33 @@ def run_training(spec: TrainSpec) -> TrainResult | None:
         processing_class=tokenizer,
         data_collator=data_collator(tokenizer, cfg.packing, train_ds.column_names),
         callbacks=callbacks,
-        checkpoint_uri=cfg.checkpoint_uri,
+        keep=cfg.save_total_limit,
+        uploads=uploads,
     )
-    last = resume_point(Path(args.output_dir), cfg, args.process_index == 0)
+    root = trainer.checkpoints.root
+    last = resume_point(root, cfg, args.process_index == 0)
     if last:
         log.info("resuming from %s", last)
     start = time.perf_counter()
-    if last and _checkpoint_step(last) >= cfg.max_steps:
-        # Killed after the final checkpoint but before it finished: nothing left to train
-        # (the Trainer would take one extra step); finish from that checkpoint.
-        log.info("checkpoint %s already holds step %d; finishing from it", last, cfg.max_steps)
-        training_loss = _finish_from_checkpoint(trainer, last)
-    else:
-        training_loss = float(trainer.train(resume_from_checkpoint=last).training_loss)
+    try:
+        if last and _checkpoint_step(last) >= cfg.max_steps:
+            # Killed after the final checkpoint but before it finished: nothing left to train
+            # (the Trainer would take one extra step); finish from that checkpoint.
+            log.info("checkpoint %s already holds step %d; finishing from it", last, cfg.max_steps)
+            training_loss = _finish_from_checkpoint(trainer, last)
+        else:
+            training_loss = float(trainer.train(resume_from_checkpoint=last).training_loss)
+    except BaseException:
+        if uploads is not None:
+            uploads.close(raise_error=False)  # the upload in flight still completes
+        raise
     seconds = time.perf_counter() - start
-    if stopper.stopped_at is not None:
+    if uploads is not None:
+        uploads.close()  # the last upload is awaited; raises CheckpointUploadError if one failed
+    if trainer.stopper.stopped_at is not None:
         raise TrainingStopped(
-            f"stopped at step {stopper.stopped_at} on a signal; checkpoint "
-            f"saved in {args.output_dir}; rerun to resume"
+            f"stopped at step {trainer.stopper.stopped_at} on a signal; checkpoint "
+            f"saved in {root}; rerun to resume"
         )
     if not trainer.is_world_process_zero():
         return None
