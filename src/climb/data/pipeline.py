@@ -21,6 +21,7 @@ from itertools import islice
 from typing import Any
 
 from climb.config import DataConfig, EvalConfig
+from climb.console import progress
 from climb.data.dedup import Deduplicator
 from climb.data.minhash import SignatureSpec
 from climb.data.pack import bucket
@@ -101,6 +102,14 @@ class ExampleStream:
                     self.fallbacks += res.fallbacks
                     self.contamination.seconds += res.scan_seconds
                     yield from self._resolve(res, rng, emitted)
+                    read = self.report.rows_read
+                    progress(
+                        read,
+                        None,
+                        "rows",
+                        kept=self.report.examples,
+                        rows_per_s=read / max(time.perf_counter() - start, 1e-9),
+                    )
                     if self.cfg.max_examples and emitted[0] >= self.cfg.max_examples:
                         return
         finally:
