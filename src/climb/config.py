@@ -138,6 +138,14 @@ class DecontaminationConfig(Section):
         description="Benchmark texts shorter than `ngram` words but at least this "
         "long are matched whole.",
     )
+    hangul_syllables_per_word: float = Field(
+        default=1.5,
+        ge=1.0,
+        le=6.0,
+        description="Hangul text is compared syllable by syllable (particles and spacing "
+        "ignored): for a mostly-Hangul benchmark text, `ngram`, `min_words` and the "
+        "short-question lengths count this many syllables per word.",
+    )
     boilerplate_items: int = Field(
         default=10,
         ge=1,

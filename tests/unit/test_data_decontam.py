@@ -13,7 +13,8 @@ import pytest
 
 from climb.config import DecontaminationConfig, EvalConfig
 from climb.data.benchmark_items import item_texts
-from climb.data.decontam import WordHasher, load_index, segment_grams, window_hashes
+from climb.data.decontam import WordHasher, load_index, window_hashes
+from climb.data.ngrams import segment_grams
 from climb.data.shortqa import PairBuilder, PairIndex
 from climb.data.textnorm import normalise_text
 from climb.resources import smoke_benchmarks_dir

@@ -4,14 +4,16 @@ content (question, choices, gold answer; see `climb.data.benchmark_items`), not 
 template the harness wraps around them.
 
 Texts are normalised by `climb.data.textnorm` (NFKC, lower case, punctuation removed, split on
-whitespace). Each benchmark item contributes the n-grams of its segments; a segment shorter than
-n words but at least `min_words` long is matched whole (an 11-word ARC question is found even
-though no 13-gram of it exists). N-grams are 64-bit rolling hashes over per-word hashes, so the
-index of the v1 suite is a few numpy arrays (sorted hashes, item ids, and a bitmap of the hashes
-that rules out most non-matching n-grams without a search), built once per (suite, task
-definitions, benchmark data, rule) and memory-mapped from `<state>/decontamination/` by every
-worker process. `match_words` checks a whole batch of training texts with a few vector
-operations.
+whitespace; Hangul split into syllables without its particles). Each benchmark item contributes
+the n-grams of its segments; a segment shorter than n words but at least `min_words` long is
+matched whole (an 11-word ARC question is found even though no 13-gram of it exists). A
+mostly-Hangul segment is measured in syllables: its n-grams and its minimum length are
+`hangul_syllables_per_word` times longer (`climb.data.matchrules`). N-grams are 64-bit rolling
+hashes over per-word hashes, so the index of the v1 suite is a few numpy arrays (sorted hashes,
+item ids, and a bitmap of the hashes that rules out most non-matching n-grams without a search),
+built once per (suite, task definitions, benchmark data, rule; `climb.data.index_build`) and
+memory-mapped from `<state>/decontamination/` by every worker process. `match_words` checks a
+whole batch of training texts with a few vector operations.
 """
 
 from __future__ import annotations
@@ -27,19 +29,16 @@ from typing import Any
 from climb.config import DecontaminationConfig, EvalConfig
 from climb.data.ngrams import (
     WordHasher,
-    bitmap_bits,
     bitmap_has,
-    build_bitmap,
-    segment_grams,
     window_hashes,
 )
-from climb.data.shortqa import PairBuilder, PairIndex
-from climb.data.textnorm import normalise_text, words
+from climb.data.shortqa import PairIndex
+from climb.data.textnorm import DEFAULT_UNITS, display, match_text, words
 from climb.resources import config_dir
 from climb.state import StateDir, atomic_dir
 
 log = logging.getLogger(__name__)
-INDEX_VERSION = 5
+INDEX_VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -76,76 +75,25 @@ def index_key(target: Target, cfg: DecontaminationConfig) -> str:
         "ngram": cfg.ngram,
         "min_words": cfg.min_words,
         "boilerplate_items": cfg.boilerplate_items,
+        "hangul_syllables_per_word": cfg.hangul_syllables_per_word,
+        "units": DEFAULT_UNITS,
         "version": INDEX_VERSION,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def build_index(target: Target, cfg: DecontaminationConfig, out: Path) -> None:
-    """Write the n-gram index of every benchmark item of `target` into the folder `out`:
-    hashes.npy (sorted), items.npy (item id of each hash), bitmap.npy, meta.json."""
-    import numpy as np
-
+def build_index(
+    target: Target, cfg: DecontaminationConfig, out: Path, units: str = DEFAULT_UNITS
+) -> None:
+    """Write the n-gram index of every benchmark item of `target` into the folder `out`
+    (`climb.data.index_build.write_index`). `units`: how texts are split
+    (`climb.data.textnorm.UNITS`; the default in production)."""
     from climb.data.benchmark_items import iter_items
+    from climb.data.index_build import write_index
     from climb.evaluate.suites import load_suite
 
-    start = time.perf_counter()
-    hasher = WordHasher()
-    pairs = PairBuilder(cfg.min_words, cfg.boilerplate_items, hasher)
-    hashes: list[Any] = []
-    ids: list[Any] = []
-    items: list[list[Any]] = []
-    lengths: set[int] = set()
-    batch: list[list[str]] = []
-    batch_item: list[int] = []
-
-    def flush() -> None:
-        h, seg, used = segment_grams(batch, cfg.ngram, cfg.min_words, hasher)
-        hashes.append(h)
-        ids.append(np.asarray(batch_item, dtype=np.int32)[seg])
-        lengths.update(used)
-        batch.clear()
-        batch_item.clear()
-
-    for item in iter_items(load_suite(target.suite), target.data_dir):
-        for segment in item.segments:
-            batch.append(words(normalise_text(segment)))
-            batch_item.append(len(items))
-        pairs.add(len(items), item.questions, item.answers)
-        items.append([item.benchmark, item.task, item.doc, item.text[:120]])
-        if len(batch) >= 20_000:
-            flush()
-    flush()
-    all_h, all_i = np.concatenate(hashes), np.concatenate(ids)
-    order = np.lexsort((all_i, all_h))
-    all_h, all_i = all_h[order], all_i[order]
-    keep = np.ones(len(all_h), dtype=bool)
-    keep[1:] = (all_h[1:] != all_h[:-1]) | (all_i[1:] != all_i[:-1])
-    all_h, all_i = all_h[keep], all_i[keep]
-    counts = np.unique(all_h, return_counts=True)[1]
-    shared = np.repeat(counts > cfg.boilerplate_items, counts)  # all_h is sorted
-    all_h, all_i = all_h[~shared], all_i[~shared]
-    bits = bitmap_bits(len(all_h))
-    np.save(out / "hashes.npy", all_h)
-    np.save(out / "items.npy", all_i)
-    np.save(out / "bitmap.npy", build_bitmap(all_h, bits))
-    pair_meta = pairs.save(out)
-    (out / "meta.json").write_text(
-        json.dumps(
-            {
-                "suite": target.suite,
-                "source": target.source,
-                "ngram": cfg.ngram,
-                "lengths": sorted(lengths),
-                "items": items,
-                "ngrams": len(all_h),
-                "boilerplate_ngrams": int((counts > cfg.boilerplate_items).sum()),
-                "bitmap_bits": bits,
-                **pair_meta,
-                "build_seconds": time.perf_counter() - start,
-            }
-        )
-    )
+    items = iter_items(load_suite(target.suite), target.data_dir)
+    write_index(items, cfg, out, units, {"suite": target.suite, "source": target.source})
 
 
 class NgramIndex:
@@ -159,6 +107,7 @@ class NgramIndex:
         import numpy as np
 
         self.folder, self.lengths, self.bits = folder, meta["lengths"], meta["bitmap_bits"]
+        self.units: str = meta.get("units", DEFAULT_UNITS)
         # plain arrays over the memory maps (shared pages, no np.memmap overhead per lookup)
         self.hashes = np.asarray(np.load(folder / "hashes.npy", mmap_mode="r"))
         self.item_ids = np.asarray(np.load(folder / "items.npy", mmap_mode="r"))
@@ -171,6 +120,7 @@ class NgramIndex:
         """Return what a worker process needs to open this index (with the folder)."""
         return {
             "lengths": self.lengths,
+            "units": self.units,
             "bitmap_bits": self.bits,
             "pair_bits": self.pairs.bits,
             "pair_q_lengths": self.pairs.q_lengths,
@@ -178,16 +128,17 @@ class NgramIndex:
         }
 
     def match_words(self, rows: list[list[str]]) -> dict[int, list[tuple[int, str]]]:
-        """`match_norms` for rows given as lists of normalised words."""
+        """`match_norms` for rows given as lists of units (`climb.data.textnorm.match_text`)."""
         return self.match_norms([" ".join(r) for r in rows])
 
     def match_norms(
         self, norms: list[str], word_hashes: Any = None, sizes: Any = None
     ) -> dict[int, list[tuple[int, str]]]:
-        """Return {row: [(item id, matched text)]} for the normalised texts that overlap a
-        benchmark item: one entry per item, the first match found (n-grams, shortest length
-        first, then leftmost; then short questions with their answers), items in id order.
-        `word_hashes`, `sizes`: the texts' `WordHasher.of_texts` (computed when not given)."""
+        """Return {row: [(item id, matched text)]} for the unit texts (`match_text(text,
+        self.units)`) that overlap a benchmark item: one entry per item, the first match found
+        (n-grams, shortest length first, then leftmost; then short questions with their
+        answers), items in id order. `word_hashes`, `sizes`: the texts' `WordHasher.of_texts`
+        (computed when not given)."""
         import numpy as np
 
         if word_hashes is None:
@@ -212,7 +163,7 @@ class NgramIndex:
                 at = p - int(starts[row])
                 hits = found.setdefault(row, {})
                 for item in self.item_ids[left[k] : right[k]]:
-                    hits.setdefault(int(item), " ".join(words(norms[row])[at : at + n]))
+                    hits.setdefault(int(item), display(words(norms[row])[at : at + n]))
         pairs = self.pairs.match(norms, word_hashes, windows, row_of, starts)
         for row, by_item in pairs.items():
             hits = found.setdefault(row, {})
@@ -234,7 +185,7 @@ class ContaminationIndex(NgramIndex):
     def match(self, text: str) -> list[tuple[int, str]]:
         """Return [(item id, matched n-gram text)] for every benchmark item `text` overlaps,
         one entry per item (the first n-gram found)."""
-        return self.match_norms([normalise_text(text)]).get(0, [])
+        return self.match_norms([match_text(text, self.units)]).get(0, [])
 
 
 def load_index(

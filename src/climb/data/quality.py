@@ -5,6 +5,7 @@ length. Each filter returns None to keep an example or a `BadRow` saying why it 
 from __future__ import annotations
 
 import itertools
+import unicodedata
 from functools import cached_property
 from typing import Any
 
@@ -66,8 +67,12 @@ class LanguageFilter:
         return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
     def __call__(self, item: Messages | str) -> BadRow | None:
-        """Return a BadRow("language") for an example in another language, else None."""
+        """Return a BadRow("language") for an example in another language, else None. The text
+        is NFKC-normalised first: full-width Latin ("Ｔｈｅ ｗｅａｔｈｅｒ") and Hangul written as
+        conjoining jamo are detected as what they are."""
         text = example_text(item)[:2000]
+        if not text.isascii():
+            text = unicodedata.normalize("NFKC", text)
         lang, prob = self._identifier.classify(text)
         if lang not in self.languages and prob >= self.min_confidence:
             return BadRow("language", f"detected {lang} ({prob:.2f})")

@@ -80,10 +80,12 @@ class IndexInfo(_Frozen):
 
 
 class BenchmarkHits(_Frozen):
-    """Contaminated training examples of one benchmark, and the distinct items they overlap."""
+    """Contaminated training examples of one benchmark, the distinct items they overlap, and
+    the examples per lm-eval task of the benchmark (kobest_boolq, kmmlu_law, ...)."""
 
     examples: int
     items: int
+    tasks: dict[str, int] = Field(default_factory=dict)
 
 
 class ContaminationHit(_Frozen):
@@ -98,6 +100,7 @@ class ContaminationHit(_Frozen):
     ngram: str
     example: str
     benchmarks: list[str]
+    tasks: list[str] = Field(default_factory=list)  # every lm-eval task it overlaps
 
 
 class DecontaminationReport(_Frozen):
@@ -194,6 +197,7 @@ class Contamination:
         self.max_reported = max_reported
         self.examples = 0
         self.per_benchmark: Counter[str] = Counter()
+        self.per_task: dict[str, Counter[str]] = {}
         self.items: dict[str, set[int]] = {}
         self.shown: list[dict[str, Any]] = []
         self.seconds = 0.0
@@ -206,6 +210,8 @@ class Contamination:
         benches = sorted({items[i][0] for i, _ in hits})
         for b in benches:
             self.per_benchmark[b] += 1
+        for b, task in sorted({(items[i][0], items[i][1]) for i, _ in hits}):
+            self.per_task.setdefault(b, Counter())[task] += 1
         for i, _ in hits:
             self.items.setdefault(items[i][0], set()).add(i)
         if len(self.shown) < self.max_reported:
@@ -222,6 +228,7 @@ class Contamination:
                     "ngram": gram,
                     "example": text[:200],
                     "benchmarks": benches,
+                    "tasks": sorted({items[i][1] for i, _ in hits}),
                 }
             )
 
@@ -230,7 +237,11 @@ class Contamination:
         return {
             "contaminated_examples": self.examples,
             "per_benchmark": {
-                b: {"examples": n, "items": len(self.items[b])}
+                b: {
+                    "examples": n,
+                    "items": len(self.items[b]),
+                    "tasks": dict(sorted(self.per_task[b].items())),
+                }
                 for b, n in sorted(self.per_benchmark.items())
             },
             "examples": self.shown,
@@ -271,7 +282,12 @@ def format_report(data: PreparedData) -> str:
             f"{d.contaminated_examples} contaminated, action {d.action}, clean={d.clean}"
         )
         for b, v in d.per_benchmark.items():
-            lines.append(f"         {b}: {v.examples} examples, {v.items} items")
+            tasks = ", ".join(f"{t} {n}" for t, n in list(v.tasks.items())[:6])
+            more = f", ... ({len(v.tasks)} tasks)" if len(v.tasks) > 6 else ""
+            lines.append(
+                f"         {b}: {v.examples} examples, {v.items} items"
+                + (f" ({tasks}{more})" if v.tasks else "")
+            )
         for e in d.examples[:5]:
             lines.append(f"         e.g. {e.source}#{e.row} ~ {e.task}[{e.doc}]: {e.ngram!r}")
     return "\n".join(lines)

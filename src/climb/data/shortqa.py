@@ -3,10 +3,14 @@
 A question of 3 to `min_words - 1` words ("Are you a human?", "The name for CH3CHBrCHClCH2CH3
 is") is too short to be matched alone without flagging clean text; it counts as leaked when a
 training text holds it whole and, at most GAP words after it, one of the item's answers (a choice
-or the gold answer) whole, and question and answer together have at least `min_words` words. The
-pairs are a small sorted array keyed by the question's hash (questions that more than
-`boilerplate_items` items share, such as "Which of the following is true?", are left out), looked
-up with the same window hashes as the n-grams.
+or the gold answer) whole, and question and answer together have at least `min_words` words. A
+mostly-Hangul question is measured in syllables, with those lengths scaled
+(`climb.data.matchrules`), and matches in either order: Korean states a cause and its effect,
+or a label and its sentence, either way round ("A. 왜냐하면 B" / "B. 그래서 A", "부정: 문장"), so
+an answer of at least the question length followed by its question counts too. The pairs are a
+small sorted array keyed by the question's hash (questions that more than `boilerplate_items`
+items share, such as "Which of the following is true?", are left out), looked up with the same
+window hashes as the n-grams.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from climb.data.matchrules import Rules
 from climb.data.ngrams import (
     WordHasher,
     bitmap_bits,
@@ -22,36 +27,57 @@ from climb.data.ngrams import (
     sequence_hash,
     window_hashes,
 )
-from climb.data.textnorm import normalise_text, words
+from climb.data.textnorm import DEFAULT_UNITS, display, is_hangul, match_text, words
 
-GAP = 10  # words allowed between a short question and its answer ("The correct answer is")
 FILE = "pairs.npz"
+_COLUMNS = [
+    ("q_hash", "uint64"),
+    ("q_len", "int16"),
+    ("item", "int32"),
+    ("a_hash", "uint64"),
+    ("a_len", "int16"),
+    ("gap", "int16"),
+]
 
 
 class PairBuilder:
     """Collects (question, answer) pairs of the items while the index is built."""
 
-    def __init__(self, min_words: int, boilerplate_items: int, hasher: WordHasher) -> None:
+    def __init__(
+        self,
+        min_words: int,
+        boilerplate_items: int,
+        hasher: WordHasher,
+        rules: Rules | None = None,
+        units: str = DEFAULT_UNITS,
+    ) -> None:
         """`min_words`: questions shorter than this (and >= 3 words) are paired; pairs of
         fewer than `min_words` words in all are not kept; questions of more than
-        `boilerplate_items` items are boilerplate."""
-        self.min_words, self.boilerplate = min_words, boilerplate_items
-        self.hasher = hasher
-        self.rows: list[tuple[int, int, int, int, int]] = []
+        `boilerplate_items` items are boilerplate. `rules`: the word and Hangul lengths
+        (default: `min_words` and 1.5 syllables per word); `units`: how texts are split
+        (`climb.data.textnorm.UNITS`)."""
+        self.rules = rules or Rules.of(min_words + 1, min_words)
+        self.boilerplate, self.hasher, self.units = boilerplate_items, hasher, units
+        self.rows: list[tuple[int, int, int, int, int, int]] = []
 
     def add(self, item: int, questions: tuple[str, ...], answers: tuple[str, ...]) -> None:
         """Add the pairs of one item."""
-        answer_words = [words(normalise_text(a)) for a in dict.fromkeys(answers)]
-        short = [a for a in answer_words if 0 < len(a) < self.min_words]
+        answer_units = [words(match_text(a, self.units)) for a in dict.fromkeys(answers)]
+        answer_hash: dict[int, int] = {}
         for q in dict.fromkeys(questions):
-            qw = words(normalise_text(q))
-            if not 3 <= len(qw) < self.min_words:
+            qw = words(match_text(q, self.units))
+            rule = self.rules.pick(is_hangul(qw))
+            if not rule.question <= len(qw) < rule.min_len:
                 continue
             qh = sequence_hash(self.hasher, qw)
-            for aw in short:
-                if len(qw) + len(aw) >= self.min_words:
-                    ah = sequence_hash(self.hasher, aw)
-                    self.rows.append((qh, len(qw), item, ah, len(aw)))
+            for k, aw in enumerate(answer_units):
+                if 0 < len(aw) < rule.min_len and len(qw) + len(aw) >= rule.min_len:
+                    if k not in answer_hash:
+                        answer_hash[k] = sequence_hash(self.hasher, aw)
+                    ah = answer_hash[k]
+                    self.rows.append((qh, len(qw), item, ah, len(aw), rule.gap))
+                    if rule is self.rules.hangul and len(aw) >= rule.question:
+                        self.rows.append((ah, len(aw), item, qh, len(qw), rule.gap))
 
     def save(self, folder: Path) -> dict[str, Any]:
         """Write the pairs (boilerplate questions left out) into `folder`; return metadata."""
@@ -70,15 +96,7 @@ class PairBuilder:
         kept = [r for r, k in zip(rows, keep, strict=True) if k]
         arrays = {
             name: np.array([r[i] for r in kept], dtype=dtype)
-            for i, (name, dtype) in enumerate(
-                [
-                    ("q_hash", np.uint64),
-                    ("q_len", np.int16),
-                    ("item", np.int32),
-                    ("a_hash", np.uint64),
-                    ("a_len", np.int16),
-                ]
-            )
+            for i, (name, dtype) in enumerate(_COLUMNS)
         }
         bits = bitmap_bits(len(kept))
         arrays["bitmap"] = build_bitmap(arrays["q_hash"], bits)
@@ -130,7 +148,7 @@ class PairIndex:
                 end = int(starts[row + 1]) if row + 1 < len(starts) else total
                 for j in range(int(left[k]), int(right[k])):
                     length = int(a["a_len"][j])
-                    lo, hi = p + n, min(p + n + GAP, end - length)
+                    lo, hi = p + n, min(p + n + int(a["gap"][j]), end - length)
                     if int(a["q_len"][j]) != n or hi < lo:
                         continue
                     near = window_hashes(word_hashes[lo : hi + length], [length])[length]
@@ -139,6 +157,6 @@ class PairIndex:
                         continue
                     w = words(norms[row])
                     at, s = p - int(starts[row]), lo + int(hit[0]) - int(starts[row])
-                    gram = " ".join(w[at : at + n]) + " ... " + " ".join(w[s : s + length])
+                    gram = display(w[at : at + n]) + " ... " + display(w[s : s + length])
                     found.setdefault(row, {}).setdefault(int(a["item"][j]), gram)
         return found

@@ -23,7 +23,7 @@ from climb.data.formats import normalise
 from climb.data.minhash import SignatureSpec, band_hashes, exact_hash
 from climb.data.quality import LanguageFilter, duplicate_fields, example_text, length_filter
 from climb.data.sources import BadRow, RawLine, decode_line
-from climb.data.textnorm import normalise_text
+from climb.data.textnorm import DEFAULT_UNITS, UNITS, compact, normalise_text
 
 Chunk = list[tuple[int, int, Any]]  # (source index, row number, row)
 
@@ -140,23 +140,29 @@ class ChunkWorker:
         return out
 
     def _signatures(self, out: ChunkResult, ok: list[int], texts: list[str]) -> None:
-        """Fill the exact and near-dup signatures and the benchmark overlaps of rows `ok`."""
+        """Fill the exact and near-dup signatures and the benchmark overlaps of rows `ok`:
+        exact hashes of the normalised texts, near-dup bands and n-grams over their units
+        (`climb.data.textnorm.match_text`: Hangul by syllable, particles and spacing left out;
+        character shingles over the units with Hangul syllables run together)."""
         import numpy as np
 
         sig, n = self.spec.signature, len(out.early)
         norms = [normalise_text(t) for t in texts]
+        units = self.index.units if self.index is not None else DEFAULT_UNITS
+        unit_texts = [UNITS[units](t) for t in norms]
         need_words = self.index is not None or (sig.near and sig.shingle == "word")
-        hashes, sizes = self.hasher.of_texts(norms) if need_words else (None, None)
+        hashes, sizes = self.hasher.of_texts(unit_texts) if need_words else (None, None)
         if sig.exact:
             out.exact = np.zeros(n, dtype=np.uint64)
             out.exact[ok] = [exact_hash(t) for t in norms]
         if sig.near:
             out.bands = np.zeros((n, sig.bands), dtype=np.uint64)
             if ok:
-                out.bands[ok] = band_hashes(norms, sig, hashes, sizes)
+                shingled = unit_texts if sig.shingle == "word" else map(compact, unit_texts)
+                out.bands[ok] = band_hashes(list(shingled), sig, hashes, sizes)
         if self.index is not None:
             start = time.perf_counter()
-            for j, found in self.index.match_norms(norms, hashes, sizes).items():
+            for j, found in self.index.match_norms(unit_texts, hashes, sizes).items():
                 out.hits[ok[j]] = (found, texts[j][:200])
             out.scan_seconds = time.perf_counter() - start
 
