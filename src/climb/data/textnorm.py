@@ -94,7 +94,7 @@ def is_hangul(units: list[str]) -> bool:
 def compact(unit_text: str) -> str:
     """Return a unit text with no space between two Hangul syllables (what near-dedup
     shingles; text without Hangul is returned as is)."""
-    return _SPACE_BETWEEN.sub("", unit_text)
+    return unit_text if unit_text.isascii() else _SPACE_BETWEEN.sub("", unit_text)
 
 
 def display(units: list[str]) -> str:
