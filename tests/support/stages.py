@@ -162,7 +162,6 @@ def zero_evaluation(config: Path, digest: str) -> EvalResult:
     value 0, so a real candidate is compared with it document by document."""
     import json
 
-    from lm_eval.tasks import TaskManager
     from lm_eval.utils import handle_non_serializable, hash_string
 
     from climb.config import load_config
@@ -175,7 +174,7 @@ def zero_evaluation(config: Path, digest: str) -> EvalResult:
     suite = load_suite(cfg.eval.suite)
     folder, _ = data_source(cfg.eval)
     plan = plan_suite(suite, folder, cfg.eval.include_optional, protocol=cfg.eval.protocol)
-    loaded = TaskManager(include_defaults=False).load(plan.configs)["tasks"]
+    loaded = plan.tasks()
     documents, tasks = {}, {}
     for st in suite.selected(cfg.eval.include_optional):
         for leaf in plan.leaves[st.name]:

@@ -2,12 +2,12 @@
 task configs and benchmark mirror that evaluation uses (`climb.evaluate.tasks.plan_suite`), so
 the data checked for contamination is the data scored.
 
-Documents come from each task's evaluation split (test, else validation) through the task's own
-loader (the mirror's `custom_dataset` hook, or `datasets.load_dataset` for the Hub) and its
-`process_docs`; texts are rendered with the task's `doc_to_decontamination_query` (when the task
-declares `should_decontaminate`) or `doc_to_text`, `doc_to_choice` and `doc_to_target`, with
-lm-eval's rules for fields, Jinja templates and functions. Templates are compiled once per task
-rather than per document (lm-eval recompiles them), which is what makes this fast.
+Documents are each lm-eval task's `eval_docs` (test split, else validation, after the task's
+`process_docs`; the plan's Task objects, built by lm-eval's TaskManager); texts are rendered with
+the task's `doc_to_decontamination_query` (when the task declares `should_decontaminate`) or
+`doc_to_text`, `doc_to_choice` and `doc_to_target`, with lm-eval's rules for fields, Jinja
+templates and functions. Templates are compiled once per task rather than per document (lm-eval
+recompiles them), which is what makes this fast.
 """
 
 from __future__ import annotations
@@ -79,28 +79,6 @@ class _Renderer:
         return str(self.apply(spec if spec is not None else cfg.get("doc_to_text"), doc))
 
 
-def eval_docs(cfg: dict[str, Any]) -> Any:
-    """Return the evaluation documents of one resolved lm-eval task config (test split, else
-    validation), loaded and processed as lm-eval loads them."""
-    split = cfg.get("test_split") or cfg.get("validation_split")
-    kwargs = dict(cfg.get("dataset_kwargs") or {})
-    loader = cfg.get("custom_dataset")
-    if isinstance(kwargs.get("mirror_files"), dict):  # the mirror hook: read the one split used
-        kwargs["mirror_files"] = {split: kwargs["mirror_files"][split]}
-    if callable(loader):
-        docs = loader(**(cfg.get("metadata") or {}), **kwargs)[split]
-    else:
-        import datasets
-
-        kwargs.pop("trust_remote_code", None)
-        docs = datasets.load_dataset(
-            cfg["dataset_path"], cfg.get("dataset_name"), split=split, **kwargs
-        )
-    process = cfg.get("process_docs")
-    docs = process(docs) if callable(process) else docs
-    return docs.to_list() if hasattr(docs, "to_list") else docs
-
-
 def iter_items(suite: Suite, data_dir: Path | None) -> Iterator[BenchmarkItem]:
     """Yield every evaluation item of `suite`'s tasks (`data_dir`: mirror folder; None = Hub).
 
@@ -112,10 +90,11 @@ def iter_items(suite: Suite, data_dir: Path | None) -> Iterator[BenchmarkItem]:
     bench_of = {leaf: name for name, leaves in plan.leaves.items() for leaf in leaves}
     render = _Renderer()
     datasets.disable_progress_bars()
-    for cfg in plan.configs:
-        for i, doc in enumerate(eval_docs(cfg)):
+    for name, task in plan.tasks().items():
+        cfg = task.config.to_dict(keep_callable=True)
+        for i, doc in enumerate(task.eval_docs):
             query = render.query(cfg, doc)
             choices = render.choices(cfg, doc)
             golds = render.golds(cfg, doc, choices)
             segments = (query, *(f"{query} {g}" for g in golds), *choices)
-            yield BenchmarkItem(bench_of[cfg["task"]], cfg["task"], i, segments)
+            yield BenchmarkItem(bench_of[name], name, i, segments)

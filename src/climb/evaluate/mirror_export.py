@@ -47,7 +47,9 @@ def suite_datasets(suite: Suite, include_optional: bool = False) -> list[Dataset
     from climb.evaluate.tasks import plan_suite
 
     specs: dict[tuple[str, str | None], DatasetSpec] = {}
-    for cfg in plan_suite(suite, None, include_optional).configs:
+    plan = plan_suite(suite, None, include_optional)
+    for leaf in plan.overrides:
+        cfg = plan.config(leaf)
         path = cfg.get("dataset_path")
         if not path:
             raise MirrorError(f"task {cfg.get('task')}: no dataset_path, nothing to export")
