@@ -199,6 +199,14 @@ class DataConfig(Section):
         default=2048, ge=0, description="Examples held for shuffling (0 = keep source order)."
     )
     seed: int = 1234
+    num_proc: int | None = Field(
+        default=None,
+        ge=1,
+        le=1024,
+        description="Worker processes (None = every core this process may use: its CPU "
+        "affinity capped by the cgroup CPU quota, i.e. the pod's CPU limit on Kubernetes). "
+        "The prepared dataset is the same for any value.",
+    )
     filters: FilterConfig = Field(default_factory=FilterConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     decontamination: DecontaminationConfig = Field(default_factory=DecontaminationConfig)

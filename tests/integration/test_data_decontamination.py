@@ -1,6 +1,8 @@
 """Decontamination against the real Open LLM Leaderboard v1 benchmarks (../shared/benchmarks,
 read through climb's suite, lm-eval task configs and mirror): items planted in the demo training
-set are found and exactly those are dropped."""
+set are found and exactly those are dropped; 40 disguised items (tests/integration/data_leaks.py)
+are all found, with no clean row dropped, and the benchmarks' few-shot pools (ARC train, MMLU dev)
+are kept."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import pytest
 from climb.config import DataConfig, EvalConfig
 from climb.data.prepare import prepare_data
 from climb.state import StateDir
+from tests.integration.data_leaks import leaked_items, pool_items
 
 pytestmark = [pytest.mark.integration, pytest.mark.shared]
 
@@ -47,8 +50,14 @@ def planted_items(bench: Path) -> dict[str, dict]:
     }
 
 
+@pytest.fixture(scope="module")
+def v1_state(tmp_path_factory) -> StateDir:
+    """A state folder for this module: the v1 index (~45 s to build) is built once."""
+    return StateDir.at(tmp_path_factory.mktemp("v1-decontam"))
+
+
 def test_planted_benchmark_items_are_dropped_exactly(
-    benchmarks: Path, repo: Path, tmp_path: Path, smollm2
+    benchmarks: Path, repo: Path, tmp_path: Path, smollm2, v1_state: StateDir
 ) -> None:
     demo = [json.loads(x) for x in (repo / "data/demo/instructions.jsonl").read_text().splitlines()]
     planted = planted_items(benchmarks)
@@ -62,7 +71,7 @@ def test_planted_benchmark_items_are_dropped_exactly(
     cfg = DataConfig.model_validate(
         {"sources": [{"path": str(src)}], "decontamination": {"benchmarks": str(benchmarks)}}
     )
-    state = StateDir.at(tmp_path / "state")
+    state = v1_state
     data = prepare_data(cfg, smollm2.path, state, EvalConfig(suite="open-llm-v1"))
     d = data.report.decontamination
     assert d.benchmarks == f"mirror:{benchmarks.resolve()}" and d.suite == "open-llm-v1"
@@ -83,3 +92,36 @@ def test_planted_benchmark_items_are_dropped_exactly(
     assert clean.report.decontamination.contaminated_examples == 0
     assert clean.report.decontamination.index.cached  # built once, reused
     assert data.report.examples == clean.report.examples  # only the planted rows went
+
+
+def test_disguised_items_are_all_found_and_pools_kept(
+    benchmarks: Path, repo: Path, tmp_path: Path, smollm2, v1_state: StateDir
+) -> None:
+    demo = [
+        json.loads(x) for x in (repo / "data/demo/instructions.jsonl").read_text().split("\n") if x
+    ]
+    leaks, pools = leaked_items(benchmarks), pool_items(benchmarks)
+    rows: list[dict] = list(demo)
+    for k, item in enumerate(pools):
+        rows.insert(3 + 31 * k, item)
+    for k, (_, item) in enumerate(leaks):
+        rows.insert(5 + 8 * k, item)
+    bench_of = {id(item): name for name, item in leaks}
+    planted = {i + 1: bench_of[id(r)] for i, r in enumerate(rows) if id(r) in bench_of}
+    src = tmp_path / "train.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = DataConfig.model_validate(
+        {
+            "sources": [{"path": str(src)}],
+            "dedup": {"exact": False, "near": False},  # every demo row counts as clean
+            "decontamination": {"benchmarks": str(benchmarks), "max_reported": 100},
+        }
+    )
+    data = prepare_data(cfg, smollm2.path, v1_state, EvalConfig(suite="open-llm-v1"))
+    d = data.report.decontamination
+    found = {e.row: e.benchmark for e in d.examples}
+    assert found == planted  # all 40, each under its own benchmark; nothing else
+    assert {k: v.examples for k, v in d.per_benchmark.items()} == dict.fromkeys(
+        ["arc_challenge", "hellaswag", "mmlu", "truthfulqa_mc2"], 10
+    )
+    assert data.report.examples == len(demo) + len(pools)  # clean rows and pools kept

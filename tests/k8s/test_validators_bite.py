@@ -11,7 +11,7 @@ import copy
 from typing import Any
 
 import pytest
-from k8s_checks import pod_policy_errors, pod_specs, rbac_errors, validate_builtin
+from support.k8s_checks import pod_policy_errors, pod_specs, rbac_errors, validate_builtin
 
 from climb.config import LauncherConfig, TrainConfig
 from climb.launch.indexed_job import headless_service_manifest, job_manifest

@@ -20,10 +20,15 @@ def ex(start: int, n: int) -> dict[str, list[int]]:
     return {"input_ids": ids, "labels": [IGNORE_INDEX] * (n // 2) + ids[n // 2 :]}
 
 
+def lists(row: dict) -> dict[str, list[int]]:
+    """A row's columns (integer arrays) as lists."""
+    return {k: [int(x) for x in v] for k, v in row.items()}
+
+
 def test_packed_rows_keep_boundaries() -> None:
     b = RowBuilder("packed", length=32, pad_id=0, stats_batch_size=8)
     docs = [ex(100 * i, n) for i, n in enumerate([10, 20, 12, 30, 5, 17, 9])]
-    rows = [r for d in docs for r in b.add(d)] + b.finish()
+    rows = [lists(r) for d in docs for r in b.add(d)] + [lists(r) for r in b.finish()]
     assert all(len(r["input_ids"]) <= 32 for r in rows)
     seen = []
     for r in rows:
@@ -43,7 +48,7 @@ def test_packed_rows_keep_boundaries() -> None:
 
 def test_padded_rows_and_padding_estimate() -> None:
     b = RowBuilder("padded", length=16, pad_id=7, stats_batch_size=8)
-    row = b.add(ex(1, 10))[0]
+    row = lists(b.add(ex(1, 10))[0])
     assert row["input_ids"][10:] == [7] * 6 and row["labels"][10:] == [IGNORE_INDEX] * 6
     assert row["attention_mask"] == [1] * 10 + [0] * 6
     none = RowBuilder("none", length=16, pad_id=0, stats_batch_size=2)
@@ -70,7 +75,7 @@ def test_packed_row_has_no_cross_example_attention() -> None:
     ).eval()  # a tiny random Llama
     a, c = ex(11, 9), ex(300, 14)  # ids < vocab_size
     b = RowBuilder("packed", length=64, pad_id=0, stats_batch_size=8)
-    row = (b.add(a) + b.add(c) + b.finish())[0]
+    row = lists((b.add(a) + b.add(c) + b.finish())[0])
     with torch.no_grad():
         # as in training: no KV cache, position_ids and no attention_mask -> transformers builds
         # a block-diagonal mask from the position_ids

@@ -82,6 +82,10 @@ def test_data_config_sections(repo: Path) -> None:
     assert cfg.data.decontamination.enabled and cfg.data.packing.mode == "none"
     with pytest.raises(ConfigError, match=r"data\.dedup\.treshold: unknown field"):
         load_config(repo / "config" / "demo.yaml", ["data.dedup.treshold=0.5"])
+    assert cfg.data.num_proc is None  # every core this process may use
+    assert load_config(repo / "config" / "demo.yaml", ["data.num_proc=3"]).data.num_proc == 3
+    with pytest.raises(ConfigError, match=r"data\.num_proc"):
+        load_config(repo / "config" / "demo.yaml", ["data.num_proc=0"])
     with pytest.raises(ConfigError, match=r"packing\.length"):
         load_config(repo / "config" / "demo.yaml", ["data.packing.length=64"])
     with pytest.raises(ConfigError, match=r"subset/revision"):

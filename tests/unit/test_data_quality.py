@@ -7,11 +7,16 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from climb.config import DedupConfig, FilterConfig
-from climb.data.dedup import Deduplicator
+from climb.data.dedup import Deduplicator, SortedKeys
 from climb.data.formats import normalise
+from climb.data.minhash import SignatureSpec, band_hashes, exact_hash
 from climb.data.prepare import prepare_data
 from climb.data.quality import LanguageFilter, duplicate_fields, length_filter
+from climb.data.textnorm import normalise_text
 from climb.state import StateDir
 from tests.unit.test_data_sources import data_cfg, write_jsonl
 
@@ -80,23 +85,66 @@ def test_length_filter() -> None:
     assert length_filter(600, FilterConfig(), 512).reason == "too_long"
 
 
-def test_exact_dedup_is_normalised() -> None:
-    d = Deduplicator(DedupConfig(near=False))
-    reason, ticket = d.check("What is 2 + 2?\nFour.")
-    assert reason is None
-    d.add(ticket)
-    assert d.check("  what is 2 + 2 ?  four ")[0] == "exact_duplicate"
-    assert d.check("What is 2 + 3?\nFive.")[0] is None
+def dedup_reasons(texts: list[str], cfg: DedupConfig, chunk: int, keep=None) -> list:
+    """Run the ordered dedup pass over `texts` in chunks of `chunk`; `keep(i)` False = the
+    example is dropped by a later step (checked but not added)."""
+    spec = SignatureSpec.from_config(cfg, seed=1)
+    d, out = Deduplicator(spec), []
+    for start in range(0, len(texts), chunk):
+        part = [normalise_text(t) for t in texts[start : start + chunk]]
+        exact = np.array([exact_hash(t) for t in part], dtype=np.uint64) if spec.exact else None
+        d.start_chunk(len(part), exact, band_hashes(part, spec) if spec.near else None)
+        for k in range(len(part)):
+            out.append(d.check(k))
+            if out[-1] is None and (keep is None or keep(start + k)):
+                d.add(k)
+        d.end_chunk()
+    return out
 
 
-def test_near_dedup_drops_paraphrases_keeps_distinct() -> None:
-    d = Deduplicator(DedupConfig(exact=True, near=True))
-    for text in ORIGINALS + DISTINCT:
-        reason, ticket = d.check(text)
-        assert reason is None, text
-        d.add(ticket)
-    for text in PARAPHRASES:
-        assert d.check(text)[0] == "near_duplicate", text
+@pytest.mark.parametrize("chunk", [1, 2, 5])
+def test_exact_dedup_is_normalised(chunk: int) -> None:
+    texts = ["What is 2 + 2?\nFour.", "  what is 2 + 2 ?  four ", "What is 2 + 3?\nFive."]
+    cfg = DedupConfig(near=False)
+    assert dedup_reasons(texts, cfg, chunk) == [None, "exact_duplicate", None]
+    # a copy of an example dropped by a later step (e.g. too long) is kept
+    again = [texts[0], texts[0], texts[0]]
+    assert dedup_reasons(again, cfg, chunk, keep=lambda i: i > 0) == [None, None, "exact_duplicate"]
+
+
+@pytest.mark.parametrize("chunk", [1, 4, 16])
+def test_near_dedup_drops_paraphrases_keeps_distinct(chunk: int) -> None:
+    texts = ORIGINALS + DISTINCT + PARAPHRASES
+    reasons = dedup_reasons(texts, DedupConfig(exact=True, near=True), chunk)
+    assert reasons == [None] * len(ORIGINALS + DISTINCT) + ["near_duplicate"] * len(PARAPHRASES)
+
+
+def test_sorted_keys_grow_and_find() -> None:
+    keys = SortedKeys()
+    rng = np.random.default_rng(0)
+    added = [rng.integers(0, 2**63, size=n, dtype=np.uint64) for n in (5, 300, 7, 1, 40, 900)]
+    for batch in added:
+        keys.add(batch)
+    every = np.concatenate(added)
+    assert keys.size == len(every) and len(keys.levels) <= 4
+    assert keys.contains(every).all()
+    assert not keys.contains(rng.integers(0, 2**63, size=1000, dtype=np.uint64)).any()
+
+
+def test_minhash_bins_agree_like_jaccard() -> None:
+    """One-permutation MinHash with densification estimates Jaccard similarity: the share of
+    equal LSH bands falls with the similarity of the texts, and equal texts agree everywhere."""
+    spec = SignatureSpec.from_config(DedupConfig(), seed=1)
+    norms = [normalise_text(t) for t in ORIGINALS + PARAPHRASES + DISTINCT]
+    bands = band_hashes(norms, spec)
+    assert bands.shape == (len(norms), spec.bands) and spec.bands * spec.rows <= 128
+    n, m = len(ORIGINALS), len(DISTINCT)
+    same = (bands[:n] == bands[n : 2 * n]).mean()  # paraphrase pairs
+    other = (bands[:m] == bands[2 * n : 2 * n + m]).mean()  # unrelated pairs
+    assert same > 0.05 and other == 0.0
+    assert (band_hashes(norms[:1] * 2, spec)[0] == band_hashes(norms[:1], spec)[0]).all()
+    short = band_hashes(["hi", "hi", "ok"], spec)  # shorter than one shingle: the whole text
+    assert (short[0] == short[1]).all() and not (short[0] == short[2]).any()
 
 
 def test_prepare_counts_dedup_and_filters(tmp_path: Path, smollm2) -> None:

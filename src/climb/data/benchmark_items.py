@@ -1,19 +1,32 @@
-"""Every benchmark item (question and answers) of a suite's tasks, read through the same lm-eval
-task configs and benchmark mirror that evaluation uses (`climb.evaluate.tasks.plan_suite`), so
-the data checked for contamination is the data scored.
+"""Every benchmark item of a suite, as the documents' own content: what a leak copies is the
+question, its choices and its answer, whatever prompt template the harness wraps around them.
 
-Documents are each lm-eval task's `eval_docs` (test split, else validation, after the task's
-`process_docs`; the plan's Task objects, built by lm-eval's TaskManager); texts are rendered with
-the task's `doc_to_decontamination_query` (when the task declares `should_decontaminate`) or
-`doc_to_text`, `doc_to_choice` and `doc_to_target`, with lm-eval's rules for fields, Jinja
-templates and functions. Templates are compiled once per task rather than per document (lm-eval
-recompiles them), which is what makes this fast.
+The documents are read through the same lm-eval task configs and benchmark mirror that
+evaluation uses (`climb.evaluate.tasks.plan_suite`), turned into task objects by lm-eval's public
+`TaskManager.load` (climb's TaskManager, as evaluation uses); each task's `eval_docs` (test split,
+else validation, after the task's `process_docs`), `doc_to_choice`, `doc_to_target` and
+`doc_to_text` give the documents, their choices, the gold answer and the prompt. An item's
+segments are:
+
+- every string in the document (question, context, passage, every choice, the processed fields
+  such as HellaSwag's `query`): the content of the benchmark, whatever the task calls it;
+- the choices and the gold answer(s) as the task defines them; where the task's choices are bare
+  labels (MMLU's "A".."D"), the document's list of the same length holds their texts;
+- each content string (3 words or more) followed by each gold answer, so a leak that writes a
+  short question and its answer back to back is found by the n-grams across the junction;
+- the prompt as the task renders it, alone and followed by the gold choice (as a few-shot example
+  reads), for leaks that copy the harness's own format (MMLU's lettered options).
+
+Short strings (metadata such as ids, labels, split names) are in the segments too; n-gram
+matching ignores whatever is shorter than `decontamination.min_words`, and n-grams that many items
+share (template words) are dropped when the index is built.
 """
 
 from __future__ import annotations
 
-import ast
+import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,77 +37,110 @@ from climb.evaluate.tasks import plan_suite
 
 @dataclass(frozen=True)
 class BenchmarkItem:
-    """One evaluation document: which benchmark and task, its index, and the texts to match."""
+    """One evaluation document: its benchmark and task, its index, its text (for reports), the
+    segments to match, and its questions and answers (for short questions, `climb.data.shortqa`)."""
 
     benchmark: str
     task: str
     doc: int
+    text: str
     segments: tuple[str, ...]
+    questions: tuple[str, ...] = ()  # the content strings that are not answers
+    answers: tuple[str, ...] = ()  # the choices' texts and the gold answer(s)
 
 
-class _Renderer:
-    """lm-eval's doc_to_* semantics with compiled templates cached by source text."""
+def string_leaves(value: Any) -> list[str]:
+    """Return every non-empty string inside `value` (dict values and list items, recursively),
+    stripped, in document order."""
+    if isinstance(value, str):
+        return [value.strip()] if value.strip() else []
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in string_leaves(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in string_leaves(v)]
+    return []
 
-    def __init__(self) -> None:
-        from lm_eval.utils import env
 
-        self.env = env
-        self.cache: dict[str, Any] = {}
+def _choice_texts(doc: dict[str, Any], choices: list[str]) -> list[str]:
+    """Return the choices' texts: `choices` itself, or, when they are bare labels ("A", "1"),
+    the document's list of strings of the same length."""
+    if not choices or not all(len(c) <= 3 and len(c.split()) == 1 for c in choices):
+        return choices
+    for value in doc.values():
+        if (
+            isinstance(value, list)
+            and len(value) == len(choices)
+            and all(isinstance(v, str) for v in value)
+        ):
+            return [v.strip() for v in value]
+    return choices
 
-    def apply(self, spec: Any, doc: dict[str, Any]) -> Any:
-        if spec is None or isinstance(spec, int | list | dict):
-            return spec
-        if callable(spec):
-            return spec(doc)
-        if spec in doc:
-            return doc[spec]
-        template = self.cache.get(spec)
-        if template is None:
-            template = self.cache[spec] = self.env.from_string(spec)
-        return template.render(**doc)
 
-    def choices(self, cfg: dict[str, Any], doc: dict[str, Any]) -> list[str]:
-        value = self.apply(cfg.get("doc_to_choice"), doc)
-        if isinstance(value, str):
-            value = ast.literal_eval(value)
-        if isinstance(value, dict):
-            value = list(value.values())
-        return [str(v) for v in value or []]
+def _golds(target: Any, choices: list[str]) -> list[str]:
+    """Return the gold answer texts of a `doc_to_target` value (an index into `choices`, a
+    string, or a list of either)."""
+    out = []
+    for t in target if isinstance(target, list) else [target]:
+        if isinstance(t, int) and not isinstance(t, bool) and 0 <= t < len(choices):
+            out.append(choices[t])
+        elif isinstance(t, str) and t.strip():
+            out.append(t.strip())
+    return out
 
-    def golds(self, cfg: dict[str, Any], doc: dict[str, Any], choices: list[str]) -> list[str]:
-        value = self.apply(cfg.get("doc_to_target"), doc)
-        if isinstance(value, str) and value.strip().isdigit() and choices:
-            value = int(value)
-        values = value if isinstance(value, list) else [value]
-        out = []
-        for v in values:
-            if isinstance(v, int) and choices and 0 <= v < len(choices):
-                out.append(choices[v])
-            elif isinstance(v, str):
-                out.append(v)
-        return out
 
-    def query(self, cfg: dict[str, Any], doc: dict[str, Any]) -> str:
-        spec = cfg.get("doc_to_decontamination_query") if cfg.get("should_decontaminate") else None
-        return str(self.apply(spec if spec is not None else cfg.get("doc_to_text"), doc))
+def item_texts(
+    doc: dict[str, Any], choices: list[str], target: Any, prompt: str = ""
+) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Return (report text, segments, questions, answers) of one document given the task's
+    choices, target and rendered prompt (see the module docstring)."""
+    raw = [str(c).strip() for c in choices]
+    texts = _choice_texts(doc, raw)
+    golds = _golds(target, texts)
+    leaves = string_leaves(doc)
+    chosen = set(texts) | set(golds)
+    content = [s for s in leaves if s not in chosen and len(s.split()) >= 3]
+    joined = [f"{c} {g}" for c in content for g in golds]
+    shots = [f"{prompt} {g}" for g in _golds(target, raw)] if prompt else []
+    segments = tuple(
+        s for s in dict.fromkeys([*leaves, *texts, *golds, *joined, prompt, *shots]) if s
+    )
+    shown = max(content, key=len) if content else (texts[0] if texts else prompt)
+    answers = tuple(dict.fromkeys([*texts, *golds]))
+    return shown, segments, tuple(dict.fromkeys(content)), answers
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence lm-eval's per-task warnings and datasets' progress bars while loading."""
+    import datasets
+
+    log = logging.getLogger("lm_eval")
+    level, bars = log.level, datasets.is_progress_bar_enabled()
+    log.setLevel(logging.ERROR)
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+        if bars:
+            datasets.enable_progress_bars()
 
 
 def iter_items(suite: Suite, data_dir: Path | None) -> Iterator[BenchmarkItem]:
-    """Yield every evaluation item of `suite`'s tasks (`data_dir`: mirror folder; None = Hub).
-
-    Segments per item: the query, the query followed by each gold answer, and every choice.
-    """
-    import datasets
-
+    """Yield every evaluation item of `suite`'s tasks (`data_dir`: mirror folder; None = Hub),
+    with the segments described in the module docstring, task by task in the plan's order."""
     plan = plan_suite(suite, data_dir)
     bench_of = {leaf: name for name, leaves in plan.leaves.items() for leaf in leaves}
-    render = _Renderer()
-    datasets.disable_progress_bars()
-    for name, task in plan.tasks().items():
-        cfg = task.config.to_dict(keep_callable=True)
-        for i, doc in enumerate(task.eval_docs):
-            query = render.query(cfg, doc)
-            choices = render.choices(cfg, doc)
-            golds = render.golds(cfg, doc, choices)
-            segments = (query, *(f"{query} {g}" for g in golds), *choices)
-            yield BenchmarkItem(bench_of[name], name, i, segments)
+    with _quiet():
+        for name, task in plan.tasks().items():
+            has_choices = task.config.doc_to_choice is not None
+            for i, doc in enumerate(task.eval_docs):
+                choices = list(task.doc_to_choice(doc)) if has_choices else []
+                prompt = task.doc_to_text(doc)
+                text, segments, questions, answers = item_texts(
+                    doc,
+                    choices,
+                    task.doc_to_target(doc),
+                    prompt if isinstance(prompt, str) else "",
+                )
+                yield BenchmarkItem(bench_of[name], name, i, text, segments, questions, answers)

@@ -1,12 +1,17 @@
 """Decontamination: word n-gram overlap (13 by default, as GPT-3 and lm-eval) between training
-examples and every item of the evaluation suite.
+examples and every item of the evaluation suite, compared on the benchmark documents' own
+content (question, choices, gold answer; see `climb.data.benchmark_items`), not on the prompt
+template the harness wraps around them.
 
-Texts are normalised as lm-eval's janitor does (lower case, punctuation removed, split on
-whitespace). Each benchmark item contributes the n-grams of its segments (query, query + gold
-answer, each choice); a segment shorter than n words but at least `min_words` long is matched
-whole. N-grams are 64-bit rolling hashes over per-word hashes, so an index of all of the v1
-suite's n-grams is two numpy arrays (sorted hashes, item ids), built once per (suite, task
-definitions, benchmark data, n) and cached under `<state>/decontamination/`.
+Texts are normalised by `climb.data.textnorm` (NFKC, lower case, punctuation removed, split on
+whitespace). Each benchmark item contributes the n-grams of its segments; a segment shorter than
+n words but at least `min_words` long is matched whole (an 11-word ARC question is found even
+though no 13-gram of it exists). N-grams are 64-bit rolling hashes over per-word hashes, so the
+index of the v1 suite is a few numpy arrays (sorted hashes, item ids, and a bitmap of the hashes
+that rules out most non-matching n-grams without a search), built once per (suite, task
+definitions, benchmark data, rule) and memory-mapped from `<state>/decontamination/` by every
+worker process. `match_words` checks a whole batch of training texts with a few vector
+operations.
 """
 
 from __future__ import annotations
@@ -20,83 +25,21 @@ from pathlib import Path
 from typing import Any
 
 from climb.config import DecontaminationConfig, EvalConfig
-from climb.data.quality import normalise_text
+from climb.data.ngrams import (
+    WordHasher,
+    bitmap_bits,
+    bitmap_has,
+    build_bitmap,
+    segment_grams,
+    window_hashes,
+)
+from climb.data.shortqa import PairBuilder, PairIndex
+from climb.data.textnorm import normalise_text, words
 from climb.resources import config_dir
 from climb.state import StateDir, atomic_dir
 
 log = logging.getLogger(__name__)
-INDEX_VERSION = 2
-_P = 0x9E3779B97F4A7C15  # odd multiplier of the rolling hash
-_K = 0xC2B2AE3D27D4EB4F  # mixes the n-gram length into its hash
-
-
-class WordHasher:
-    """Stable 64-bit hashes of words (blake2b), remembered for the words seen most recently."""
-
-    def __init__(self, max_words: int = 1 << 20) -> None:
-        """Remember at most `max_words` words (the memory is then reset)."""
-        self.cache: dict[str, int] = {}
-        self.max_words = max_words
-
-    def _new(self, word: str) -> int:
-        if len(self.cache) >= self.max_words:
-            self.cache.clear()
-        h = self.cache[word] = int.from_bytes(
-            hashlib.blake2b(word.encode(), digest_size=8).digest(), "little"
-        )
-        return h
-
-    def __call__(self, words: list[str]) -> Any:
-        """Return the uint64 array of the hashes of `words`."""
-        import numpy as np
-
-        get = self.cache.get
-        return np.array([get(w) or self._new(w) for w in words], dtype=np.uint64)
-
-
-def window_hashes(wh: Any, lengths: list[int]) -> dict[int, Any]:
-    """Return {L: uint64 hashes of every L-word window} of the word hashes `wh`, for each L in
-    `lengths` (an empty array when there are fewer than L words). Polynomial rolling hash modulo
-    2**64, extended one word at a time, so all lengths cost max(lengths) vector operations.
-    """
-    import numpy as np
-
-    out: dict[int, Any] = {}
-    p = np.uint64(_P)
-    h = wh.copy()
-    for k in range(1, max(lengths) + 1):
-        if k > 1:
-            h = h[: len(wh) - k + 1] * p + wh[k - 1 :]
-        if k in lengths:
-            out[k] = h ^ np.uint64((k * _K) & 0xFFFFFFFFFFFFFFFF)
-    return {k: out.get(k, np.empty(0, dtype=np.uint64)) for k in lengths}
-
-
-def segment_grams(
-    segments: list[list[str]], n: int, min_words: int, hasher: WordHasher
-) -> tuple[Any, Any, set[int]]:
-    """Return (hashes, segment index of each hash, lengths used) for a batch of word lists:
-    every n-word window inside a segment, and the whole of each segment shorter than n but at
-    least `min_words` long."""
-    import numpy as np
-
-    sizes = np.array([len(s) for s in segments], dtype=np.int64)
-    words = [w for s in segments for w in s]
-    if not words:
-        return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64), set()
-    seg_of = np.repeat(np.arange(len(segments)), sizes)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    short = sorted({int(x) for x in sizes if min_words <= x < n})
-    windows = window_hashes(hasher(words), sorted({n, *short}))
-    full = windows[n]
-    valid = np.nonzero(seg_of[: len(full)] == seg_of[n - 1 : n - 1 + len(full)])[0]
-    hashes, segs = [full[valid]], [seg_of[valid]]
-    for length in short:
-        which = np.nonzero(sizes == length)[0]
-        hashes.append(windows[length][starts[which]])
-        segs.append(which)
-    used = ({n} if len(valid) else set()) | set(short)
-    return np.concatenate(hashes), np.concatenate(segs), used
+INDEX_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -139,7 +82,8 @@ def index_key(target: Target, cfg: DecontaminationConfig) -> str:
 
 
 def build_index(target: Target, cfg: DecontaminationConfig, out: Path) -> None:
-    """Write the n-gram index of every benchmark item of `target` into the folder `out`."""
+    """Write the n-gram index of every benchmark item of `target` into the folder `out`:
+    hashes.npy (sorted), items.npy (item id of each hash), bitmap.npy, meta.json."""
     import numpy as np
 
     from climb.data.benchmark_items import iter_items
@@ -147,6 +91,7 @@ def build_index(target: Target, cfg: DecontaminationConfig, out: Path) -> None:
 
     start = time.perf_counter()
     hasher = WordHasher()
+    pairs = PairBuilder(cfg.min_words, cfg.boilerplate_items, hasher)
     hashes: list[Any] = []
     ids: list[Any] = []
     items: list[list[Any]] = []
@@ -164,9 +109,10 @@ def build_index(target: Target, cfg: DecontaminationConfig, out: Path) -> None:
 
     for item in iter_items(load_suite(target.suite), target.data_dir):
         for segment in item.segments:
-            batch.append(normalise_text(segment).split())
+            batch.append(words(normalise_text(segment)))
             batch_item.append(len(items))
-        items.append([item.benchmark, item.task, item.doc, item.segments[0][:120]])
+        pairs.add(len(items), item.questions, item.answers)
+        items.append([item.benchmark, item.task, item.doc, item.text[:120]])
         if len(batch) >= 20_000:
             flush()
     flush()
@@ -178,8 +124,12 @@ def build_index(target: Target, cfg: DecontaminationConfig, out: Path) -> None:
     all_h, all_i = all_h[keep], all_i[keep]
     counts = np.unique(all_h, return_counts=True)[1]
     shared = np.repeat(counts > cfg.boilerplate_items, counts)  # all_h is sorted
-    np.save(out / "hashes.npy", all_h[~shared])
-    np.save(out / "items.npy", all_i[~shared])
+    all_h, all_i = all_h[~shared], all_i[~shared]
+    bits = bitmap_bits(len(all_h))
+    np.save(out / "hashes.npy", all_h)
+    np.save(out / "items.npy", all_i)
+    np.save(out / "bitmap.npy", build_bitmap(all_h, bits))
+    pair_meta = pairs.save(out)
     (out / "meta.json").write_text(
         json.dumps(
             {
@@ -188,47 +138,103 @@ def build_index(target: Target, cfg: DecontaminationConfig, out: Path) -> None:
                 "ngram": cfg.ngram,
                 "lengths": sorted(lengths),
                 "items": items,
-                "ngrams": int((~shared).sum()),
+                "ngrams": len(all_h),
                 "boilerplate_ngrams": int((counts > cfg.boilerplate_items).sum()),
+                "bitmap_bits": bits,
+                **pair_meta,
                 "build_seconds": time.perf_counter() - start,
             }
         )
     )
 
 
-class ContaminationIndex:
-    """A loaded n-gram index; `match` finds the benchmark items a training text overlaps."""
+class NgramIndex:
+    """The arrays of an index (what the workers need): sorted n-gram hashes, their items, the
+    bitmap, the n-gram lengths to look for, and the short-question pairs. Memory-mapped, so
+    every process shares them."""
+
+    def __init__(self, folder: Path, meta: dict[str, Any]) -> None:
+        """Open the arrays written by `build_index` into `folder`; `meta`: its meta.json (the
+        WORKER_META keys are enough)."""
+        import numpy as np
+
+        self.folder, self.lengths, self.bits = folder, meta["lengths"], meta["bitmap_bits"]
+        # plain arrays over the memory maps (shared pages, no np.memmap overhead per lookup)
+        self.hashes = np.asarray(np.load(folder / "hashes.npy", mmap_mode="r"))
+        self.item_ids = np.asarray(np.load(folder / "items.npy", mmap_mode="r"))
+        self.bitmap = np.asarray(np.load(folder / "bitmap.npy", mmap_mode="r"))
+        self.pairs = PairIndex(folder, meta)
+        self.all_lengths = sorted({*self.lengths, *self.pairs.q_lengths})
+        self.hasher = WordHasher()
+
+    def worker_meta(self) -> dict[str, Any]:
+        """Return what a worker process needs to open this index (with the folder)."""
+        return {
+            "lengths": self.lengths,
+            "bitmap_bits": self.bits,
+            "pair_bits": self.pairs.bits,
+            "pair_q_lengths": self.pairs.q_lengths,
+            "pair_a_lengths": self.pairs.a_lengths,
+        }
+
+    def match_words(self, rows: list[list[str]]) -> dict[int, list[tuple[int, str]]]:
+        """`match_norms` for rows given as lists of normalised words."""
+        return self.match_norms([" ".join(r) for r in rows])
+
+    def match_norms(
+        self, norms: list[str], word_hashes: Any = None, sizes: Any = None
+    ) -> dict[int, list[tuple[int, str]]]:
+        """Return {row: [(item id, matched text)]} for the normalised texts that overlap a
+        benchmark item: one entry per item, the first match found (n-grams, shortest length
+        first, then leftmost; then short questions with their answers), items in id order.
+        `word_hashes`, `sizes`: the texts' `WordHasher.of_texts` (computed when not given)."""
+        import numpy as np
+
+        if word_hashes is None:
+            word_hashes, sizes = self.hasher.of_texts(norms)
+        if not len(word_hashes) or not self.all_lengths:
+            return {}
+        row_of = np.repeat(np.arange(len(norms)), sizes)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        windows = window_hashes(word_hashes, self.all_lengths)
+        found: dict[int, dict[int, str]] = {}
+        for n in self.lengths if len(self.hashes) else []:
+            q = windows[n]
+            if not len(q):
+                continue
+            pos = np.nonzero(row_of[: len(q)] == row_of[n - 1 : n - 1 + len(q)])[0]
+            pos = pos[bitmap_has(self.bitmap, self.bits, q[pos])]
+            left = np.searchsorted(self.hashes, q[pos], side="left")
+            right = np.searchsorted(self.hashes, q[pos], side="right")
+            for k in np.nonzero(right > left)[0]:
+                p = int(pos[k])
+                row = int(row_of[p])
+                at = p - int(starts[row])
+                hits = found.setdefault(row, {})
+                for item in self.item_ids[left[k] : right[k]]:
+                    hits.setdefault(int(item), " ".join(words(norms[row])[at : at + n]))
+        pairs = self.pairs.match(norms, word_hashes, windows, row_of, starts)
+        for row, by_item in pairs.items():
+            hits = found.setdefault(row, {})
+            for item, gram in by_item.items():
+                hits.setdefault(item, gram)
+        return {row: sorted(hits.items()) for row, hits in sorted(found.items())}
+
+
+class ContaminationIndex(NgramIndex):
+    """A loaded index with its metadata (the items, for reports); `match` checks one text."""
 
     def __init__(self, folder: Path, cached: bool, seconds: float) -> None:
         """Load (memory-map) the index written by `build_index` into `folder`."""
-        import numpy as np
-
         self.meta = json.loads((folder / "meta.json").read_text())
-        self.hashes = np.load(folder / "hashes.npy", mmap_mode="r")
-        self.item_ids = np.load(folder / "items.npy", mmap_mode="r")
+        super().__init__(folder, self.meta)
         self.items: list[list[Any]] = self.meta["items"]
-        self.lengths: list[int] = self.meta["lengths"]
-        self.cached, self.seconds, self.folder = cached, seconds, folder
-        self.hasher = WordHasher()
+        self.cached, self.seconds = cached, seconds
 
     def match(self, text: str) -> list[tuple[int, str]]:
         """Return [(item id, matched n-gram text)] for every benchmark item `text` overlaps,
         one entry per item (the first n-gram found)."""
-        import numpy as np
-
-        words = normalise_text(text).split()
-        found: dict[int, str] = {}
-        if not words or not self.lengths or not len(self.hashes):
-            return []
-        for n, q in window_hashes(self.hasher(words), self.lengths).items():
-            if not len(q):
-                continue
-            left = np.searchsorted(self.hashes, q, side="left")
-            right = np.searchsorted(self.hashes, q, side="right")
-            for pos in np.nonzero(right > left)[0]:
-                for item in self.item_ids[left[pos] : right[pos]]:
-                    found.setdefault(int(item), " ".join(words[pos : pos + n]))
-        return sorted(found.items())
+        return self.match_norms([normalise_text(text)]).get(0, [])
 
 
 def load_index(

@@ -1,101 +1,147 @@
-"""Duplicate removal across all sources: exact (a hash of the normalised text) and near
-(MinHash signatures from datasketch, banded as in datasketch's MinHashLSH).
+"""Duplicate removal across all sources, as one ordered pass over compact signatures: exact (a
+hash of the normalised text) and near (MinHash LSH band hashes, see `climb.data.minhash`).
 
-An example is first checked (`check`), and only added to the indices (`add`) once it is kept by
-every later step, so a duplicate of an example that was dropped for another reason survives.
+The signatures are computed in the worker processes; this pass runs in the main process, in the
+order of the input, so its result does not depend on the number of processes: an example is a
+duplicate of an earlier *kept* example (a copy of an example dropped for another reason
+survives). Each chunk of examples is first looked up against everything kept before it in a few
+vector operations, then resolved in order against the examples kept earlier in the same chunk.
 
-Memory: the exact index keeps one 64-bit hash per kept example, the near index one 64-bit hash per
-LSH band (datasketch chooses the bands, 9 of 13 rows for 128 permutations at 0.8) in plain sets,
-a few hundred bytes per kept example instead of the ~3 KB of MinHashLSH's own tables.
+Memory: 8 bytes per kept example for the exact index and 8 per LSH band (datasketch chooses the
+bands, e.g. 9 of 13 rows for 128 permutations at 0.7), in sorted numpy arrays merged as they
+grow: ~80 bytes per kept example, ~320 MB for four million.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from typing import Any
 
-from climb.config import DedupConfig
-from climb.data.quality import normalise_text
+from climb.data.minhash import SignatureSpec
 
 
-@dataclass(frozen=True)
-class Ticket:
-    """What `add` needs to index an example once it is kept."""
+class SortedKeys:
+    """A growing set of uint64 keys as a few sorted arrays (merged like an LSM tree)."""
 
-    exact: int | None
-    bands: tuple[int, ...]
+    def __init__(self) -> None:
+        """Start empty."""
+        self.levels: list[Any] = []
+        self.size = 0
+
+    def add(self, keys: Any) -> None:
+        """Add a batch of keys (any order)."""
+        import numpy as np
+
+        if not len(keys):
+            return
+        self.levels.append(np.sort(np.asarray(keys, dtype=np.uint64)))
+        self.size += len(keys)
+        while len(self.levels) > 1 and len(self.levels[-2]) <= 2 * len(self.levels[-1]):
+            top = self.levels.pop()
+            self.levels[-1] = np.sort(np.concatenate([self.levels[-1], top]), kind="stable")
+
+    def contains(self, keys: Any) -> Any:
+        """Return a bool array: which of `keys` (any shape) are in the set."""
+        import numpy as np
+
+        keys = np.asarray(keys, dtype=np.uint64)
+        found = np.zeros(keys.shape, dtype=bool)
+        for level in self.levels:
+            pos = np.minimum(np.searchsorted(level, keys), len(level) - 1)
+            found |= level[pos] == keys
+        return found
 
 
-def _h64(data: bytes) -> int:
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+def earlier_sharers(keys: Any, rows: Any) -> dict[int, list[int]]:
+    """Return {row: [earlier rows with one of its keys]} for the rows that share a key with an
+    earlier row (`keys` and their `rows`, flat, rows ascending within equal keys)."""
+    import numpy as np
 
-
-def shingles(text: str, kind: str, size: int) -> set[bytes]:
-    """Return the set of word or character `size`-grams of an already normalised text (the
-    whole text as one shingle when it is shorter)."""
-    units: list[str] | str = text.split() if kind == "word" else text
-    sep = " " if kind == "word" else ""
-    if len(units) <= size:
-        return {sep.join(units).encode()}
-    return {sep.join(units[i : i + size]).encode() for i in range(len(units) - size + 1)}
+    out: dict[int, list[int]] = {}
+    if len(keys) < 2:
+        return out
+    order = np.argsort(keys, kind="stable")
+    k, r = keys[order], rows[order]
+    same = np.nonzero(k[1:] == k[:-1])[0]
+    if not len(same):
+        return out
+    starts = same[np.concatenate([[True], same[1:] != same[:-1] + 1])]
+    for start in starts.tolist():
+        end = start + 1
+        while end < len(k) and k[end] == k[start]:
+            end += 1
+        group = sorted(set(r[start:end].tolist()))
+        for pos, row in enumerate(group[1:], 1):
+            out.setdefault(row, []).extend(group[:pos])
+    return out
 
 
 class Deduplicator:
-    """Exact and near-duplicate detection over a stream of example texts."""
+    """The ordered dedup pass: `start_chunk` with a chunk's signatures, then for each example in
+    order `check` it and, once it is kept by every later step, `add` it; `end_chunk` files the
+    chunk's kept examples into the global index. Per example this is a few array lookups: the
+    chunk is matched against earlier chunks and within itself with vector operations, and only
+    examples that share a key with an earlier one of the same chunk are looked at one by one."""
 
-    def __init__(self, cfg: DedupConfig, seed: int = 1) -> None:
-        """Build empty indices for `cfg` (datasketch is imported only when near-dedup is on)."""
+    def __init__(self, spec: SignatureSpec) -> None:
+        """Empty indices for `spec`."""
+        self.spec = spec
+        self.exact = SortedKeys()
+        self.bands = SortedKeys()
+        self._chunk: tuple[Any, Any] = (None, None)
+        self._seen: tuple[Any, Any] = (None, None)
+        self._sharers: tuple[dict[int, list[int]], dict[int, list[int]]] = ({}, {})
+        self._kept: Any = None
+
+    def start_chunk(self, n: int, exact: Any, bands: Any) -> None:
+        """Look a chunk's `n` examples up against everything kept before it and within itself.
+        `exact`: uint64 per example (None when exact dedup is off); `bands`: (examples, bands)
+        uint64 (None when near dedup is off)."""
         import numpy as np
 
-        self.cfg = cfg
-        self.exact_seen: set[int] = set()
-        self.band_seen: list[set[int]] = []
-        self._perm: Any = None
-        if cfg.near:
-            from datasketch import MinHash, MinHashLSH
+        no = np.zeros(n, dtype=bool)
+        self._chunk = (exact, bands)
+        self._kept = np.zeros(n, dtype=bool)
+        seen_exact, seen_near, share_exact, share_near = no, no, {}, {}
+        if exact is not None:
+            seen_exact = self.exact.contains(exact)
+            share_exact = earlier_sharers(exact, np.arange(n))
+        if bands is not None and bands.shape[1]:
+            seen_near = self.bands.contains(bands).any(axis=1)
+            rows = np.repeat(np.arange(n), bands.shape[1])
+            share_near = earlier_sharers(bands.ravel(), rows)
+        self._seen, self._sharers = (seen_exact, seen_near), (share_exact, share_near)
 
-            lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm)
-            self.b, self.r = lsh.b, lsh.r
-            proto = MinHash(num_perm=cfg.num_perm, seed=seed)
-            self._perm, self._scheme = proto.permutations, proto.scheme
-            rng = np.random.default_rng(seed)
-            self._coef = rng.integers(1, 2**63, size=self.r, dtype=np.uint64) | np.uint64(1)
-            self.band_seen = [set() for _ in range(self.b)]
+    def check(self, i: int) -> str | None:
+        """Return `exact_duplicate`, `near_duplicate` or None for example `i` of the chunk."""
+        kept = self._kept
+        for reason, seen, sharers in zip(
+            ("exact_duplicate", "near_duplicate"), self._seen, self._sharers, strict=True
+        ):
+            if seen[i] or (i in sharers and kept[sharers[i]].any()):
+                return reason
+        return None
 
-    def _bands(self, norm: str) -> tuple[int, ...]:
+    def add(self, i: int) -> None:
+        """Index example `i` of the chunk as kept, so later copies of it are found."""
+        self._kept[i] = True
+
+    def end_chunk(self) -> None:
+        """File the chunk's kept examples into the global indices."""
         import numpy as np
-        from datasketch import MinHash
 
-        m = MinHash(num_perm=self.cfg.num_perm, permutations=self._perm, scheme=self._scheme)
-        m.update_batch(list(shingles(norm, self.cfg.shingle, self.cfg.shingle_size)))
-        sig = np.asarray(m.hashvalues[: self.b * self.r], dtype=np.uint64).reshape(self.b, self.r)
-        with np.errstate(over="ignore"):
-            hashed = (sig * self._coef).sum(axis=1, dtype=np.uint64)
-        return tuple(int(h) for h in hashed)
-
-    def check(self, text: str) -> tuple[str | None, Ticket]:
-        """Return (reason, ticket): reason is `exact_duplicate`, `near_duplicate` or None."""
-        norm = normalise_text(text)
-        exact = _h64(norm.encode()) if self.cfg.exact else None
-        if exact is not None and exact in self.exact_seen:
-            return "exact_duplicate", Ticket(exact, ())
-        bands = self._bands(norm) if self.cfg.near else ()
-        if any(h in seen for h, seen in zip(bands, self.band_seen, strict=True)):
-            return "near_duplicate", Ticket(exact, bands)
-        return None, Ticket(exact, bands)
-
-    def add(self, ticket: Ticket) -> None:
-        """Index a kept example so later copies of it are found."""
-        if ticket.exact is not None:
-            self.exact_seen.add(ticket.exact)
-        for h, seen in zip(ticket.bands, self.band_seen, strict=False):
-            seen.add(h)
+        exact, bands = self._chunk
+        kept: Any = np.nonzero(self._kept)[0] if self._kept is not None else []
+        if len(kept):
+            if exact is not None:
+                self.exact.add(exact[kept])
+            if bands is not None:
+                self.bands.add(bands[kept].ravel())
+        self._chunk, self._kept = (None, None), None
 
     def stats(self) -> dict[str, Any]:
         """Return the index sizes and LSH shape (for the report)."""
         return {
-            "exact_index": len(self.exact_seen),
-            "lsh_bands": self.b if self.cfg.near else 0,
-            "lsh_rows": self.r if self.cfg.near else 0,
+            "exact_index": self.exact.size,
+            "lsh_bands": self.spec.bands if self.spec.near else 0,
+            "lsh_rows": self.spec.rows if self.spec.near else 0,
         }

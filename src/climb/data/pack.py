@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import numpy as np
+
 IGNORE_INDEX = -100
 OPEN_ROWS = 8
 LENGTH_BUCKETS = (64, 128, 256, 512, 1024, 2048, 4096, 8192)
@@ -24,7 +26,8 @@ COLUMNS = {
     "packed": ("input_ids", "labels", "position_ids"),
     "padded": ("input_ids", "labels", "attention_mask"),
 }
-Example = dict[str, list[int]]
+Example = dict[str, Any]  # column -> 1-D integer array (or list)
+Row = dict[str, Any]
 
 
 def bucket(n: int) -> str:
@@ -51,7 +54,7 @@ class RowBuilder:
         self.padding = 0
         self.row_lengths: Counter[str] = Counter()
 
-    def add(self, ex: Example) -> list[dict[str, list[int]]]:
+    def add(self, ex: Example) -> list[Row]:
         """Add one tokenised example; return the rows it completes (possibly none)."""
         if self.mode == "packed":
             return self._pack(ex)
@@ -60,7 +63,7 @@ class RowBuilder:
         self._count_batch(len(ex["input_ids"]))
         return [self._emit(ex)]
 
-    def finish(self) -> list[dict[str, list[int]]]:
+    def finish(self) -> list[Row]:
         """Return the rows still open (call once, at the end of the split)."""
         rows = [self._finish_packed(docs) for docs in self.open]
         self.open, self.open_sizes = [], []
@@ -68,7 +71,7 @@ class RowBuilder:
             self._flush_batch()
         return rows
 
-    def _emit(self, row: dict[str, list[int]]) -> dict[str, list[int]]:
+    def _emit(self, row: Row) -> Row:
         self.rows += 1
         self.row_lengths[bucket(len(row["input_ids"]))] += 1
         return row
@@ -83,7 +86,7 @@ class RowBuilder:
         self.padding += max(self.batch) * len(self.batch) - sum(self.batch)
         self.batch = []
 
-    def _pack(self, ex: Example) -> list[dict[str, list[int]]]:
+    def _pack(self, ex: Example) -> list[Row]:
         n = len(ex["input_ids"])
         for i, size in enumerate(self.open_sizes):
             if size + n <= self.length:
@@ -99,27 +102,34 @@ class RowBuilder:
         self.open_sizes.append(n)
         return done
 
-    def _finish_packed(self, docs: list[Example]) -> dict[str, list[int]]:
-        row: dict[str, list[int]] = {"input_ids": [], "labels": [], "position_ids": []}
-        for d in docs:
-            row["input_ids"] += d["input_ids"]
-            row["labels"] += [IGNORE_INDEX, *d["labels"][1:]]
-            row["position_ids"] += list(range(len(d["input_ids"])))
+    def _finish_packed(self, docs: list[Example]) -> Row:
+        sizes = [len(d["input_ids"]) for d in docs]
+        labels = np.concatenate([np.asarray(d["labels"], dtype=np.int64) for d in docs])
+        labels[np.cumsum([0, *sizes[:-1]])] = IGNORE_INDEX
+        row = {
+            "input_ids": np.concatenate([np.asarray(d["input_ids"], np.int64) for d in docs]),
+            "labels": labels,
+            "position_ids": np.concatenate([np.arange(n, dtype=np.int64) for n in sizes]),
+        }
         n = len(row["input_ids"])
         self.tokens += n
         self.padding += self.length - n
         return self._emit(row)
 
-    def _finish_padded(self, ex: Example) -> dict[str, list[int]]:
+    def _finish_padded(self, ex: Example) -> Row:
         n = len(ex["input_ids"])
         pad = self.length - n
         self.tokens += n
         self.padding += pad
         return self._emit(
             {
-                "input_ids": ex["input_ids"] + [self.pad_id] * pad,
-                "labels": ex["labels"] + [IGNORE_INDEX] * pad,
-                "attention_mask": [1] * n + [0] * pad,
+                "input_ids": np.concatenate(
+                    [np.asarray(ex["input_ids"], np.int64), np.full(pad, self.pad_id, np.int64)]
+                ),
+                "labels": np.concatenate(
+                    [np.asarray(ex["labels"], np.int64), np.full(pad, IGNORE_INDEX, np.int64)]
+                ),
+                "attention_mask": np.concatenate([np.ones(n, np.int64), np.zeros(pad, np.int64)]),
             }
         )
 

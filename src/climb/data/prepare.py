@@ -1,13 +1,14 @@
 """The data-preparation stage: sources -> normalised examples -> filters, dedup,
 decontamination -> tokenised rows (packed or not) -> versioned Parquet + manifest.
 
-Every step streams: rows are read, checked and written one at a time (a bounded shuffle buffer
-and a few open packing rows aside), so memory does not grow with the input; the dedup indices
-keep a few hundred bytes per kept example. The output folder is named by a key over everything
-that decides its content (the sources' content, the data config, the tokenizer and template, the
-decontamination index), so the same inputs are never prepared twice - not even on another
-machine when `data.output.uri` names an S3 prefix; its manifest carries the content digest that
-MLflow records as the dataset's version.
+Every step streams: rows are read a chunk at a time, worked on by `data.num_proc` processes
+(`climb.data.pipeline`), and written a row group at a time in input order (a bounded shuffle
+buffer and a few open packing rows aside), so memory does not grow with the input and the dataset
+is the same whatever the number of processes; the dedup indices keep ~80 bytes per kept example.
+The output folder is named by a key over everything that decides its content (the sources'
+content, the data config, the tokenizer and template, the decontamination index), so the same
+inputs are never prepared twice - not even on another machine when `data.output.uri` names an S3
+prefix; its manifest carries the content digest that MLflow records as the dataset's version.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from climb.config import DataConfig, EvalConfig
+from climb.data.parallel import frozen_gc
 from climb.data.pipeline import Example, ExampleStream
 from climb.data.report import DataReport, ReportBuilder
 from climb.data.stream import source_identity
@@ -62,7 +64,8 @@ def preparation_key(
 ) -> str:
     """Return the cache key of a preparation: the sources' content (`identities`, computed when
     not given), the data config (less where the output goes), the tokenizer, the chat template
-    and the decontamination index."""
+    and the decontamination index. Where the output goes and how many processes make it are
+    not part of it: they do not change the content."""
     decontam = None
     if cfg.decontamination.enabled:
         from climb.data.decontam import index_key, resolve_target
@@ -71,7 +74,7 @@ def preparation_key(
             resolve_target(cfg.decontamination, eval_cfg or EvalConfig()), cfg.decontamination
         )
     payload = {
-        "config": cfg.model_dump(mode="json", exclude={"output"}),
+        "config": cfg.model_dump(mode="json", exclude={"output", "num_proc"}),
         "sources": identities or [source_identity(s) for s in cfg.sources],
         "tokenizer": tokenizer_digest(model_path),
         "template": resolve_template(cfg.chat_template),
@@ -146,38 +149,18 @@ def _fetch_remote(uri: str, target: Path) -> bool:
     return True
 
 
-def prepare_data(
-    cfg: DataConfig, model_path: str | Path, state: StateDir, eval_cfg: EvalConfig | None = None
-) -> PreparedData:
-    """Prepare the training data for `model_path`'s tokenizer; reuse an identical earlier run
-    (in the state folder, else under data.output.uri on S3).
-
-    `eval_cfg` names the suite and benchmark data that decontamination checks against by default
-    (None = EvalConfig() defaults). Returns the dataset folder (train.parquet, optional
-    eval.parquet, manifest.json), its content digest and the report. Raises SourceError when a
-    source cannot be read, ContaminationError when decontamination.action is `fail` and an
-    example overlaps the suite, ValueError when no usable row is left.
-    """
+def _prepare_into(
+    target: Path,
+    cfg: DataConfig,
+    model_path: str | Path,
+    state: StateDir,
+    eval_cfg: EvalConfig | None,
+    key: str,
+    identities: list[str],
+) -> tuple[str, DataReport]:
+    """Prepare the dataset into the folder `target` (atomically); return its content digest
+    and its report."""
     from transformers import AutoTokenizer
-
-    start = time.perf_counter()
-    identities = [source_identity(s) for s in cfg.sources]
-    key = preparation_key(cfg, model_path, eval_cfg, identities)
-    target = state.datasets / key[:16]
-    remote = f"{cfg.output.uri.rstrip('/')}/{key[:16]}" if cfg.output.uri else ""
-    manifest_path = target / "manifest.json"
-    if manifest_path.is_file() or (remote and _fetch_remote(remote, target)):
-        manifest = json.loads(manifest_path.read_text())
-        log.info("data: reusing prepared dataset %s", remote or target)
-        return PreparedData(
-            path=str(target),
-            digest=manifest["digest"],
-            key=key,
-            cached=True,
-            report=DataReport.model_validate(manifest["report"]),
-            seconds=time.perf_counter() - start,
-            uri=remote,
-        )
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_path))
     report = ReportBuilder()
@@ -203,12 +186,13 @@ def prepare_data(
                 f"overlap the suite's benchmarks: {report.decontamination['per_benchmark']}; "
                 f"first: {report.decontamination['examples'][:3]}"
             )
+        frozen = report.freeze()
         write_json_atomic(
             tmp / "manifest.json",
             {
                 "digest": digest,
                 "key": key,
-                "report": report.freeze().model_dump(mode="json"),
+                "report": frozen.model_dump(mode="json"),
                 "files": out["files"],
                 "splits": {k: v["rows"] for k, v in out["files"].items() if v["rows"]},
                 "sources": [
@@ -219,21 +203,57 @@ def prepare_data(
                 "format_version": FORMAT_VERSION,
             },
         )
+    log.info(
+        "data: %d examples, %d tokens, dropped %s", report.examples, report.tokens, report.skipped
+    )
+    return digest, frozen
+
+
+def prepare_data(
+    cfg: DataConfig, model_path: str | Path, state: StateDir, eval_cfg: EvalConfig | None = None
+) -> PreparedData:
+    """Prepare the training data for `model_path`'s tokenizer; reuse an identical earlier run
+    (in the state folder, else under data.output.uri on S3).
+
+    `eval_cfg` names the suite and benchmark data that decontamination checks against by default
+    (None = EvalConfig() defaults). Returns the dataset folder (train.parquet, optional
+    eval.parquet, manifest.json), its content digest and the report. Raises SourceError when a
+    source cannot be read, ContaminationError when decontamination.action is `fail` and an
+    example overlaps the suite, ValueError when no usable row is left.
+    """
+    start = time.perf_counter()
+    identities = [source_identity(s) for s in cfg.sources]
+    key = preparation_key(cfg, model_path, eval_cfg, identities)
+    target = state.datasets / key[:16]
+    remote = f"{cfg.output.uri.rstrip('/')}/{key[:16]}" if cfg.output.uri else ""
+    manifest_path = target / "manifest.json"
+    if manifest_path.is_file() or (remote and _fetch_remote(remote, target)):
+        manifest = json.loads(manifest_path.read_text())
+        log.info("data: reusing prepared dataset %s", remote or target)
+        return PreparedData(
+            path=str(target),
+            digest=manifest["digest"],
+            key=key,
+            cached=True,
+            report=DataReport.model_validate(manifest["report"]),
+            seconds=time.perf_counter() - start,
+            uri=remote,
+        )
+
+    with frozen_gc():
+        digest, report = _prepare_into(target, cfg, model_path, state, eval_cfg, key, identities)
     if remote:
         from climb import storage
 
         storage.upload_dir(
             target, storage.parse(remote, "data.output.uri"), last=("manifest.json",)
         )
-    log.info(
-        "data: %d examples, %d tokens, dropped %s", report.examples, report.tokens, report.skipped
-    )
     return PreparedData(
         path=str(target),
         digest=digest,
         key=key,
         cached=False,
-        report=report.freeze(),
+        report=report,
         seconds=time.perf_counter() - start,
         uri=remote,
     )

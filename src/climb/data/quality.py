@@ -5,23 +5,12 @@ length. Each filter returns None to keep an example or a `BadRow` saying why it 
 from __future__ import annotations
 
 import itertools
-import re
-import unicodedata
 from functools import cached_property
 from typing import Any
 
 from climb.config import FilterConfig
 from climb.data.formats import Messages
 from climb.data.sources import BadRow
-
-_SPACE = re.compile(r"\s+")
-_PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
-
-
-def normalise_text(text: str) -> str:
-    """Return `text` NFKC-normalised, lower-cased, without punctuation, with single spaces."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    return _SPACE.sub(" ", _PUNCT.sub(" ", text)).strip()
 
 
 def example_text(item: Messages | str) -> str:

@@ -66,6 +66,7 @@ class DedupReport(_Frozen):
     lsh_rows: int = 0
     exact_duplicates: int = 0
     near_duplicates: int = 0
+    method: str = ""
 
 
 class IndexInfo(_Frozen):
@@ -120,6 +121,18 @@ class DecontaminationReport(_Frozen):
     per_benchmark: dict[str, BenchmarkHits] = Field(default_factory=dict)
     examples: list[ContaminationHit] = Field(default_factory=list)
     scan_seconds: float = 0.0
+    compared: str = ""
+
+
+class ProcessingReport(_Frozen):
+    """How the stage ran: worker processes, chunks, examples that needed the per-example
+    tokenisation (a template that edits contents), wall time of the row stream."""
+
+    num_proc: int = 1
+    chunks: int = 0
+    chunk_rows: int = 0
+    template_fallbacks: int = 0
+    seconds: float = 0.0
 
 
 class DataReport(_Frozen):
@@ -139,6 +152,7 @@ class DataReport(_Frozen):
     decontamination: DecontaminationReport = Field(
         default_factory=lambda: DecontaminationReport(enabled=False, clean=False)
     )
+    processing: ProcessingReport = Field(default_factory=ProcessingReport)
 
 
 @dataclass
@@ -157,6 +171,7 @@ class ReportBuilder:
     packing: dict[str, Any] = field(default_factory=dict)
     dedup: dict[str, Any] = field(default_factory=dict)
     decontamination: dict[str, Any] = field(default_factory=dict)
+    processing: dict[str, Any] = field(default_factory=dict)
 
     def drop(self, source: str, reason: str) -> None:
         """Count one dropped row of `source` under `reason`."""

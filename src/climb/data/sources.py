@@ -54,20 +54,37 @@ def resolve_source(path: str) -> Path:
     return p
 
 
+@dataclass(frozen=True)
+class RawLine:
+    """One undecoded JSONL line (decoded later, in a worker process, by `decode_line`)."""
+
+    data: bytes
+    name: str
+    lineno: int
+
+
+def decode_line(raw: bytes, name: str, lineno: int) -> Row | BadRow:
+    """Return the object of one JSON line, or a BadRow saying why it is not one."""
+    try:
+        row = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return BadRow("undecodable", f"{name}:{lineno} is not UTF-8")
+    except json.JSONDecodeError as exc:
+        return BadRow("invalid_json", f"{name}:{lineno}: {exc.msg}")
+    return row if isinstance(row, dict) else BadRow("not_an_object", f"{name}:{lineno}")
+
+
+def iter_jsonl_lines(lines: Iterable[bytes], name: str) -> Iterator[RawLine]:
+    """Yield each non-empty line undecoded (see `iter_jsonl` for the decoded rows)."""
+    for lineno, raw in enumerate(lines, 1):
+        if raw.strip():
+            yield RawLine(raw, name, lineno)
+
+
 def iter_jsonl(lines: Iterable[bytes], name: str) -> Iterator[Row | BadRow]:
     """Yield the object of each non-empty JSON line; BadRow for lines that do not decode."""
-    for lineno, raw in enumerate(lines, 1):
-        if not raw.strip():
-            continue
-        try:
-            row = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            yield BadRow("undecodable", f"{name}:{lineno} is not UTF-8")
-            continue
-        except json.JSONDecodeError as exc:
-            yield BadRow("invalid_json", f"{name}:{lineno}: {exc.msg}")
-            continue
-        yield row if isinstance(row, dict) else BadRow("not_an_object", f"{name}:{lineno}")
+    for line in iter_jsonl_lines(lines, name):
+        yield decode_line(line.data, name, line.lineno)
 
 
 def iter_csv(lines: Iterable[bytes], name: str) -> Iterator[Row | BadRow]:
@@ -118,8 +135,9 @@ def iter_parquet(path: Path, name: str) -> Iterator[Row | BadRow]:
         yield from batch.to_pylist()
 
 
-def iter_file(path: Path, name: str | None = None) -> Iterator[Row | BadRow]:
-    """Yield each row of a local file source, choosing the reader by its suffix."""
+def iter_file(path: Path, name: str | None = None, raw: bool = False) -> Iterator[Any]:
+    """Yield each row of a local file source, choosing the reader by its suffix; with `raw`,
+    a JSONL file's lines come undecoded (RawLine), for the worker processes to decode."""
     name = name or str(path)
     suffix = suffix_of(name)
     if suffix == ".parquet":
@@ -131,7 +149,7 @@ def iter_file(path: Path, name: str | None = None) -> Iterator[Row | BadRow]:
         raise SourceError(f"data.sources: cannot open {name} ({exc})") from exc
     with fh:
         if suffix == ".jsonl":
-            yield from iter_jsonl(fh, name)
+            yield from (iter_jsonl_lines if raw else iter_jsonl)(fh, name)
         elif suffix == ".csv":
             yield from iter_csv(fh, name)
         else:

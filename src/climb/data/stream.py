@@ -52,15 +52,16 @@ def iter_hub(src: SourceConfig) -> Iterator[Row | BadRow]:
         yield dict(row)
 
 
-def stream_source(src: SourceConfig) -> Iterator[Row | BadRow]:
-    """Yield the rows of one configured source; raise SourceError when it cannot be read."""
+def stream_source(src: SourceConfig, raw: bool = False) -> Iterator[Any]:
+    """Yield the rows of one configured source; raise SourceError when it cannot be read.
+    With `raw`, a local JSONL file's lines come undecoded (`climb.data.sources.RawLine`)."""
     if src.path.startswith("s3://"):
         from climb.data.s3 import iter_s3
 
         return iter_s3(src.path)
     if src.path.startswith(HUB_PREFIX):
         return iter_hub(src)
-    return iter_file(resolve_source(src.path), src.path)
+    return iter_file(resolve_source(src.path), src.path, raw=raw)
 
 
 def _folder_digest(folder: Path) -> str:
@@ -107,7 +108,11 @@ def interleave(
 ) -> Iterator[tuple[int, Any]]:
     """Yield (stream index, item) drawing the next stream with probability proportional to its
     weight among those not yet exhausted, so sources are mixed all along, not one after another.
+    A single stream is passed through (no draw).
     """
+    if len(streams) == 1:
+        yield from ((0, item) for item in streams[0])
+        return
     live = list(range(len(streams)))
     while live:
         i = rng.choices(live, weights=[weights[j] for j in live])[0]

@@ -24,31 +24,39 @@ class SplitWriter:
         self.path = folder / f"{split}.parquet"
         self.split, self.columns, self.row_group_rows = split, columns, row_group_rows
         self.digest = digest
-        self.buffer: dict[str, list[list[int]]] = {c: [] for c in columns}
+        self.buffer: dict[str, list[Any]] = {c: [] for c in columns}
         self.rows = 0
         self._writer: Any = None
 
-    def write(self, row: dict[str, list[int]]) -> None:
-        """Append one row (a list of ints per column)."""
+    def write(self, row: dict[str, Any]) -> None:
+        """Append one row (a 1-D integer array or list per column)."""
         import numpy as np
 
-        self.digest.update(self.split.encode() + b"\0")
+        parts = [self.split.encode() + b"\0"]
         for c in self.columns:
-            values = row[c]
-            self.digest.update(c.encode() + np.asarray(values, dtype=np.int64).tobytes())
+            values = np.asarray(row[c], dtype=np.int64)
+            parts += [c.encode(), values.tobytes()]
             self.buffer[c].append(values)
+        self.digest.update(b"".join(parts))
         self.rows += 1
         if len(self.buffer[self.columns[0]]) >= self.row_group_rows:
             self._flush()
 
     def _flush(self) -> None:
+        import numpy as np
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         if not self.buffer[self.columns[0]]:
             return
         schema = pa.schema([(c, pa.list_(pa.int64())) for c in self.columns])
-        table = pa.table({c: self.buffer[c] for c in self.columns}, schema=schema)
+        arrays = []
+        for c in self.columns:
+            parts = self.buffer[c]
+            offsets = np.zeros(len(parts) + 1, dtype=np.int32)
+            np.cumsum([len(p) for p in parts], out=offsets[1:])
+            arrays.append(pa.ListArray.from_arrays(offsets, np.concatenate(parts)))
+        table = pa.Table.from_arrays(arrays, schema=schema)
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.path, schema)
         self._writer.write_table(table)
