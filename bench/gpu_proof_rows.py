@@ -220,8 +220,8 @@ def _scored(suite: Any, plan: Any, out: dict[str, Any], seconds: float) -> dict[
     tasks, average = score_suite(suite, plan.leaves, out)
     return {
         "seconds": round(seconds, 2),
-        "scores": {k: v["score"] for k, v in tasks.items()},
-        "docs": sum(v["n"] for v in tasks.values()),
+        "scores": {k: v.score for k, v in tasks.items()},
+        "docs": sum(v.n for v in tasks.values()),
         "average": average,
         "loglikelihoods": _per_request(out),
     }
