@@ -239,15 +239,19 @@ class Prepared(NamedTuple):
 
 
 def prepare_promotion(config: Path, label: str, average: float, reference: Reference) -> Prepared:
-    """Open a real run of `config`, a candidate `label` scoring `average` everywhere, and the
-    decision against `reference` under the config's policy."""
+    """Open a real run of `config`, a candidate `label` scoring `average` everywhere (cached as
+    the pipeline caches it), and the decision against `reference` under the config's policy."""
+    from climb.evaluate.suites import load_suite
     from climb.registry.decision import decide
 
     ctx = context(config)
     cand = candidate(ctx, label)
-    res = eval_result(average, digest=cand.digest)
+    # In the evaluation cache, as evaluate_candidate leaves it: a later run's recheck under the
+    # promotion lock finds this model's documents there once it is champion.
+    res = cache_evaluation(config, eval_result(average), cand.digest)
     kind = "champion" if reference.kind == "champion" else "base"
-    decision = decide(res, reference.result, ctx.config.promotion, kind)
+    suite = load_suite(ctx.config.eval.suite)
+    decision = decide(res, reference.result, ctx.config.promotion, suite, kind)
     return Prepared(ctx, cand, res, reference, decision)
 
 
