@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from climb.evaluate.mirror import MirrorError, load_layout, redirect_to_mirror
+from climb.evaluate.mirror import MirrorError, entry_source, load_layout, redirect_to_mirror
 from climb.evaluate.protocol import apply_protocol
 from climb.evaluate.suites import Suite, SuiteError, SuiteTask
 from climb.resources import config_dir, smoke_benchmarks_dir
@@ -98,6 +98,7 @@ def plan_suite(
     tm = tm or task_manager_for([st.task for st in selected])
     layout = load_layout(data_dir) if data_dir is not None else {}
     plan = SuitePlan(configs=[], leaves={})
+    sources: dict[str | None, list[str]] = {}
     for st in selected:
         try:
             plan.leaves[st.name] = leaf_tasks(tm, st.task)
@@ -120,8 +121,23 @@ def plan_suite(
                             "the open-llm-v1 benchmarks)"
                         )
                     raise MirrorError(message) from exc
+                names = sources.setdefault(entry_source(cfg, data_dir, layout), [])
+                if st.name not in names:
+                    names.append(st.name)
             plan.configs.append(cfg)
+    if any(label is not None for label in sources):
+        plan.deviations.append(data_sources_line(sources, data_dir))
     return plan
+
+
+def data_sources_line(sources: dict[str | None, list[str]], data_dir: Path | None) -> str:
+    """Return the deviation that says which suite tasks read which data, from {source label
+    (None: an unlabelled mirror entry): [suite task names]}."""
+    parts = [
+        f"{', '.join(names)}: {label or f'the mirror {data_dir}'}"
+        for label, names in sources.items()
+    ]
+    return "benchmark data: " + "; ".join(parts)
 
 
 def missing_data_message(suite: Suite, st: SuiteTask, exc: MirrorError) -> str:
