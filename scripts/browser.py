@@ -137,12 +137,12 @@ class Chromium:
     def click(self, label: str, timeout_s: float = 30.0) -> None:
         """Click, with the mouse, the visible control whose text is exactly `label`, or the last
         visible match of a CSS selector given as `css:SELECTOR` (waiting for it to appear; a
-        leading `?` makes it optional: skipped when absent after 8 s): a
+        leading `?` makes it optional: skipped when absent after 8 s at most): a
         real press and release, which UI toolkits that ignore synthetic `click()` calls (tabs
         that switch on pointer-down) also see."""
         optional = label.startswith("?")
         label = label.removeprefix("?")
-        deadline = time.monotonic() + (8.0 if optional else timeout_s)
+        deadline = time.monotonic() + (min(8.0, timeout_s) if optional else timeout_s)
         while (point := self.evaluate(f"({FIND_JS})({json.dumps(label)})")) is None:
             if time.monotonic() > deadline:
                 if optional:
