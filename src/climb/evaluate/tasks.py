@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from climb.evaluate.mirror import MirrorError, load_layout, mirror_overrides
+from climb.evaluate.mirror import MirrorError, entry_source, load_layout, mirror_overrides
 from climb.evaluate.protocol import protocol_overrides
 from climb.evaluate.suites import Suite, SuiteError, SuiteTask
 from climb.resources import config_dir, smoke_benchmarks_dir
@@ -135,6 +135,7 @@ def plan_suite(
     tm = tm or task_manager_for([st.task for st in selected])
     layout = load_layout(data_dir) if data_dir is not None else {}
     plan = SuitePlan(tm=tm, overrides={}, leaves={})
+    sources: dict[str | None, list[str]] = {}
     for st in selected:
         try:
             plan.leaves[st.name] = leaf_tasks(tm, st.task)
@@ -162,8 +163,23 @@ def plan_suite(
                     raise MirrorError(message) from exc
                 settings.update(changes)
                 plan.deviations.extend(deviations)
+                names = sources.setdefault(entry_source(declared, data_dir, layout), [])
+                if st.name not in names:
+                    names.append(st.name)
             plan.overrides[leaf] = settings
+    if any(label is not None for label in sources):
+        plan.deviations.append(data_sources_line(sources, data_dir))
     return plan
+
+
+def data_sources_line(sources: dict[str | None, list[str]], data_dir: Path | None) -> str:
+    """Return the deviation that says which suite tasks read which data, from {source label
+    (None: an unlabelled mirror entry): [suite task names]}."""
+    parts = [
+        f"{', '.join(names)}: {label or f'the mirror {data_dir}'}"
+        for label, names in sources.items()
+    ]
+    return "benchmark data: " + "; ".join(parts)
 
 
 def missing_data_message(suite: Suite, st: SuiteTask, exc: MirrorError) -> str:
