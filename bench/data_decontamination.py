@@ -27,12 +27,12 @@ def query_rule_hits(bench: Path, texts: list[str]) -> list[bool]:
     from climb.data.ngrams import WordHasher, segment_grams, window_hashes
     from climb.data.textnorm import normalise_text, words
     from climb.evaluate.suites import load_suite
-    from climb.evaluate.tasks import plan_suite, task_manager_for
+    from climb.evaluate.tasks import plan_suite
 
     suite = load_suite("open-llm-v1")
     plan = plan_suite(suite, bench)
     with _quiet():
-        tasks = task_manager_for([t.task for t in suite.tasks]).load(plan.configs)["tasks"]
+        tasks = plan.tasks()
     hasher, segments = WordHasher(), []
     for task in tasks.values():
         cfg = task.config

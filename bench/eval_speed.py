@@ -59,9 +59,17 @@ def spread(items: list[str], n: str) -> list[str]:
 
 
 def timed_run(
-    model: Any, tok: Any, configs: list[dict], backend: str, bs: int, limit: int, device: str
+    model: Any,
+    tok: Any,
+    plan: Any,
+    leaves: list[str],
+    backend: str,
+    bs: int,
+    limit: int,
+    device: str,
 ) -> tuple[dict[str, Any], float, float]:
-    """Run lm-eval with one backend; return (output, wall seconds, CPU seconds).
+    """Run lm-eval with one backend on the plan's `leaves` (their Task objects built inside the
+    timing, as lm-eval builds them in a run); return (output, wall seconds, CPU seconds).
 
     For `vllm`, `model` is the lm-eval VLLM model (built once, outside the timing)."""
     from climb.config import EvalConfig
@@ -69,10 +77,11 @@ def timed_run(
 
     cfg = EvalConfig(backend=backend, batch_size=bs, limit=limit, device=device)
     wall, cpu = time.perf_counter(), time.process_time()
+    tasks = list(plan.tasks(leaves).values())
     if backend == "vllm":
-        out = evaluate_with(model, configs, cfg)
+        out = evaluate_with(model, tasks, cfg)
     else:
-        out = run_lm_eval(model, tok, configs, cfg, device)
+        out = run_lm_eval(model, tok, tasks, cfg, device)
     return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
@@ -101,7 +110,6 @@ def bench_task(
     leaves = plan.leaves[st.name]
     if len(leaves) > 1:
         leaves = spread(leaves, args.mmlu_subjects)
-        plan.configs = [c for c in plan.configs if c["task"] in leaves]
         plan.leaves[st.name] = leaves
     row: dict[str, Any] = {"task": st.name, "leaves": len(leaves)}
     runs: list[tuple[str, str, int, Any]] = [
@@ -112,7 +120,7 @@ def bench_task(
         runs.append(("vllm", "vllm", 0, vllm_lm))
     for label, backend, bs, lm in runs:
         out, wall, cpu = timed_run(
-            lm, tok, plan.configs, backend, max(bs, 1), args.limit, args.device
+            lm, tok, plan, leaves, backend, max(bs, 1), args.limit, args.device
         )
         tasks, _ = score_suite(sub, plan.leaves, out)
         row[label] = {

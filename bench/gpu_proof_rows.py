@@ -220,8 +220,8 @@ def _scored(suite: Any, plan: Any, out: dict[str, Any], seconds: float) -> dict[
     tasks, average = score_suite(suite, plan.leaves, out)
     return {
         "seconds": round(seconds, 2),
-        "scores": {k: v["score"] for k, v in tasks.items()},
-        "docs": sum(v["n"] for v in tasks.values()),
+        "scores": {k: v.score for k, v in tasks.items()},
+        "docs": sum(v.n for v in tasks.values()),
         "average": average,
         "loglikelihoods": _per_request(out),
     }
@@ -255,7 +255,7 @@ def evaluation(work: Path, backend: str, dry: bool, limit: int) -> dict[str, Any
         lm = make_vllm_lm(ref, cfg.model_copy(update={"backend": "vllm"}))
         record["load_seconds"] = round(time.perf_counter() - start, 2)
         start = time.perf_counter()
-        out = evaluate_with(lm, plan.configs, cfg)
+        out = evaluate_with(lm, list(plan.tasks().values()), cfg)
         record["vllm"] = _scored(suite, plan, out, time.perf_counter() - start)
         return record
     from lm_eval.models.huggingface import HFLM
@@ -270,7 +270,7 @@ def evaluation(work: Path, backend: str, dry: bool, limit: int) -> dict[str, Any
     }
     for name, lm in runs.items():
         start = time.perf_counter()
-        out = evaluate_with(lm, plan.configs, cfg)
+        out = evaluate_with(lm, list(plan.tasks().values()), cfg)
         if device == "cuda":
             torch.cuda.synchronize()
         record[name] = _scored(suite, plan, out, time.perf_counter() - start)

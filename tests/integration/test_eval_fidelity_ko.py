@@ -66,34 +66,34 @@ def plan(benchmarks_ko: Path) -> Any:
     return plan_suite(load_suite("ko-public"), benchmarks_ko)
 
 
-def own_task(own_tm: Any, leaf: str, mirror: Path, cache: Path) -> dict[str, Any]:
-    """lm-eval's own definition of `leaf` (its YAML, loaded by lm-eval), 5-shot, reading the
-    mirror's JSONL files through the Hugging Face `json` builder."""
-    from lm_eval.tasks._yaml_loader import load_yaml
-
-    cfg = dict(load_yaml(own_tm.task_index[leaf].yaml_path, resolve_func=True, recursive=True))
+def own_tasks(own_tm: Any, leaves: list[str], mirror: Path, cache: Path) -> dict[str, Any]:
+    """lm-eval's own definitions of `leaves` (their YAMLs, built by lm-eval's TaskManager), 5-shot,
+    reading the mirror's JSONL files through the Hugging Face `json` builder: lm-eval's group
+    syntax for registered tasks with overrides."""
     layout = yaml.safe_load((mirror / "mirror.yaml").read_text())
-    files = layout[cfg["dataset_path"]][cfg["dataset_name"]]["files"]
-    cfg.pop("tag", None)
-    cfg.update(
-        num_fewshot=5,
-        dataset_path="json",
-        dataset_name=None,
-        dataset_kwargs={
-            "data_files": {split: str(mirror / f) for split, f in files.items()},
-            "cache_dir": str(cache),
-        },
-    )
-    return cfg
+    members = []
+    for leaf in leaves:
+        registered = own_tm.task_index[leaf].cfg  # the YAML as lm-eval indexed it
+        files = layout[registered["dataset_path"]][registered["dataset_name"]]["files"]
+        data_files = {split: str(mirror / f) for split, f in files.items()}
+        members.append(
+            {
+                "task": leaf,
+                "num_fewshot": 5,
+                "dataset_path": "json",
+                "dataset_name": None,
+                "dataset_kwargs": {"data_files": data_files, "cache_dir": str(cache)},
+            }
+        )
+    return dict(own_tm.load({"group": "own", "task": members})["tasks"])
 
 
 def own_group_score(own_tm: Any, group: str, metric: str, results: dict, n: dict) -> float:
     """lm-eval's score of `group` over the leaves in `results`: its own aggregation function
     (`aggregate_subtask_metrics`) with the weighting its group YAML declares for `metric`."""
     from lm_eval.api.metrics import aggregate_subtask_metrics
-    from lm_eval.tasks._yaml_loader import load_yaml
 
-    cfg = load_yaml(own_tm.task_index[group].yaml_path, resolve_func=False, recursive=True)
+    cfg = own_tm.task_index[group].cfg  # the group's YAML as lm-eval indexed it
     (rule,) = [m for m in cfg["aggregate_metric_list"] if m["metric"] == metric]
     leaves = sorted(results)
     return float(
@@ -105,11 +105,11 @@ def own_group_score(own_tm: Any, group: str, metric: str, results: dict, n: dict
     )
 
 
-def requests(configs: list[Any], tm: Any, limit: int) -> dict[str, list[tuple]]:
-    """Build lm-eval's requests for the first `limit` documents of each task (no model):
+def requests(tasks: dict[str, Any], limit: int) -> dict[str, list[tuple]]:
+    """Build lm-eval's requests of Task objects for their first `limit` documents (no model):
     task -> [(doc_id, target, arguments), ...]."""
     out = {}
-    for name, task in tm.load(configs)["tasks"].items():
+    for name, task in tasks.items():
         task.set_fewshot_seed(seed=1234)  # simple_evaluate's default
         task.build_all_requests(limit=limit, rank=0, world_size=1)
         out[name] = [
@@ -123,20 +123,16 @@ def test_the_suite_plans_kobest_and_kmmlu_offline(plan, benchmarks_ko) -> None:
     assert plan.leaves["kobest"] == KOBEST
     assert len(plan.leaves["kmmlu"]) == 45 and set(KMMLU) <= set(plan.leaves["kmmlu"])
     assert plan.deviations == []  # every few-shot pool (train, dev) is in the mirror
-    for cfg in plan.configs:
-        files = cfg["dataset_kwargs"]["mirror_files"]
+    for settings in plan.overrides.values():
+        files = settings["dataset_kwargs"]["mirror_files"]
         assert all(Path(f).is_relative_to(benchmarks_ko) for f in files.values())
-        assert cfg["num_fewshot"] == 5
+        assert settings["num_fewshot"] == 5
 
 
 def test_prompts_equal_lm_evals_own_tasks(plan, own_tm, benchmarks_ko, tmp_path) -> None:
-    from lm_eval.tasks import TaskManager
-
     leaves = [leaf for names in plan.leaves.values() for leaf in names]
-    ours = requests(plan.configs, TaskManager(include_defaults=False), PROMPT_DOCS)
-    theirs = requests(
-        [own_task(own_tm, leaf, benchmarks_ko, tmp_path) for leaf in leaves], own_tm, PROMPT_DOCS
-    )
+    ours = requests(plan.tasks(), PROMPT_DOCS)
+    theirs = requests(own_tasks(own_tm, leaves, benchmarks_ko, tmp_path), PROMPT_DOCS)
     assert sorted(ours) == sorted(theirs) == sorted(leaves)
     for leaf in leaves:
         assert len({doc for doc, _, _ in ours[leaf]}) == PROMPT_DOCS
@@ -168,13 +164,12 @@ def test_climb_scores_equal_lm_evals_own_run(plan, own_tm, benchmarks_ko, loaded
 
     kobest_scored = [leaf for leaf in SCORED if leaf in KOBEST]
     leaves = {"kobest": kobest_scored, "kmmlu": KMMLU}
-    configs = [c for c in plan.configs if c["task"] in SCORED]
     cfg = EvalConfig(backend="climb-hf", batch_size=8, limit=SCORE_DOCS, device="cpu")
-    ours = run_lm_eval(loaded[0], loaded[1], configs, cfg, "cpu")
+    ours = run_lm_eval(loaded[0], loaded[1], list(plan.tasks(SCORED).values()), cfg, "cpu")
     tasks, average = score_suite(load_suite("ko-public"), leaves, ours)
 
     lm = HFLM(pretrained=loaded[0], tokenizer=loaded[1], batch_size=8, device="cpu")
-    own = [own_task(own_tm, leaf, benchmarks_ko, tmp_path) for leaf in SCORED]
+    own = list(own_tasks(own_tm, SCORED, benchmarks_ko, tmp_path).values())
     theirs = simple_evaluate(
         model=lm, tasks=own, limit=SCORE_DOCS, log_samples=True, task_manager=own_tm
     )

@@ -98,10 +98,13 @@ def test_export_writes_the_suite_datasets_in_the_mirror_layout(tmp_path, arc_sui
 
     plan = plan_suite(arc_suite, out)
     assert plan.deviations == []  # train (the few-shot pool) is there
-    kwargs = plan.configs[0]["dataset_kwargs"]
+    kwargs = plan.overrides["climb_arc_challenge"]["dataset_kwargs"]
     assert all(Path(f).is_relative_to(out) for f in kwargs["mirror_files"].values())
-    loaded = load_from_mirror(**kwargs)
-    assert loaded["test"].to_list() == ROWS["test"]
+    assert load_from_mirror(**kwargs)["test"].to_list() == ROWS["test"]
+    # the task lm-eval builds from the plan reads the exported files
+    (task,) = plan.tasks().values()
+    assert task.eval_docs.to_list() == ROWS["test"]
+    assert task.fewshot_docs().to_list() == ROWS["train"]
 
 
 def test_s3_round_trip(tmp_path, arc_suite, local_loader, s3_endpoint, aws_env):
@@ -117,12 +120,9 @@ def test_s3_round_trip(tmp_path, arc_suite, local_loader, s3_endpoint, aws_env):
     got = sorted(p.relative_to(back) for p in back.rglob("*") if p.is_file())
     assert got == sent
     assert all((out / p).read_bytes() == (back / p).read_bytes() for p in sent)
-    assert (
-        load_from_mirror(**plan_suite(arc_suite, back).configs[0]["dataset_kwargs"])[
-            "train"
-        ].to_list()
-        == ROWS["train"]
-    )
+    (task,) = plan_suite(arc_suite, back).tasks().values()
+    assert task.fewshot_docs().to_list() == ROWS["train"]
+    assert task.eval_docs.to_list() == ROWS["test"]
 
     test_file = next(back.rglob("test.jsonl"))
     test_file.write_text(test_file.read_text().replace("question 0", "question X"))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.configs import SMOKE_EVAL
 from support.stages import plant_zero_champion
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -27,7 +28,7 @@ def experiment(tmp_path: Path, tiny_model: Path, repo: Path) -> Path:
     cfg["model"] = {"base": str(tiny_model), "name": "tiny-random-llama"}
     cfg["data"]["sources"][0]["path"] = str(repo / "data" / "demo" / "instructions.jsonl")
     cfg["train"].update({"max_steps": 2, "batch_size": 2, "save_steps": 1000})
-    cfg["eval"].update({"limit": 1, "batch_size": 4})
+    cfg["eval"] = {**SMOKE_EVAL, "limit": 1, "batch_size": 4}
     cfg["tracking"] = {
         "experiment": "e2e",
         "uri": f"sqlite:///{tmp_path / 'mlflow.db'}",

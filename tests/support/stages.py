@@ -16,6 +16,7 @@ from climb.pipeline.context import RunContext, stage_run, start_pipeline
 from climb.records import Candidate, Decision, EvalResult, PreparedData, Reference, Release
 from climb.registry import tags as T
 from climb.registry import tracking, versions
+from support.configs import SMOKE_EVAL
 from support.factories import candidate as candidate_record
 from support.factories import eval_result, prepared_data
 
@@ -38,6 +39,7 @@ def write_config(
     cfg["state_dir"] = str(folder / "state")
     cfg["model"] = {"base": "tiny-base", "name": "tiny-base"}
     cfg["data"]["sources"][0]["path"] = str(REPO / "data" / "demo" / "instructions.jsonl")
+    cfg["eval"] = {**SMOKE_EVAL, "limit": 2}
     cfg["launcher"] = {"kind": "local", "nproc": 1}
     cfg["tracking"] = {"uri": uri, "experiment": f"{name}-exp"}
     cfg["promotion"] = {"registered_model": model, **(promotion or {})}
@@ -162,7 +164,6 @@ def zero_evaluation(config: Path, digest: str) -> EvalResult:
     value 0, so a real candidate is compared with it document by document."""
     import json
 
-    from lm_eval.tasks import TaskManager
     from lm_eval.utils import handle_non_serializable, hash_string
 
     from climb.config import load_config
@@ -175,7 +176,7 @@ def zero_evaluation(config: Path, digest: str) -> EvalResult:
     suite = load_suite(cfg.eval.suite)
     folder, _ = data_source(cfg.eval)
     plan = plan_suite(suite, folder, cfg.eval.include_optional, protocol=cfg.eval.protocol)
-    loaded = TaskManager(include_defaults=False).load(plan.configs)["tasks"]
+    loaded = plan.tasks()
     documents, tasks = {}, {}
     for st in suite.selected(cfg.eval.include_optional):
         for leaf in plan.leaves[st.name]:
@@ -240,15 +241,19 @@ class Prepared(NamedTuple):
 
 
 def prepare_promotion(config: Path, label: str, average: float, reference: Reference) -> Prepared:
-    """Open a real run of `config`, a candidate `label` scoring `average` everywhere, and the
-    decision against `reference` under the config's policy."""
+    """Open a real run of `config`, a candidate `label` scoring `average` everywhere (cached as
+    the pipeline caches it), and the decision against `reference` under the config's policy."""
+    from climb.evaluate.suites import load_suite
     from climb.registry.decision import decide
 
     ctx = context(config)
     cand = candidate(ctx, label)
-    res = eval_result(average, digest=cand.digest)
+    # In the evaluation cache, as evaluate_candidate leaves it: a later run's recheck under the
+    # promotion lock finds this model's documents there once it is champion.
+    res = cache_evaluation(config, eval_result(average), cand.digest)
     kind = "champion" if reference.kind == "champion" else "base"
-    decision = decide(res, reference.result, ctx.config.promotion, kind)
+    suite = load_suite(ctx.config.eval.suite)
+    decision = decide(res, reference.result, ctx.config.promotion, suite, kind)
     return Prepared(ctx, cand, res, reference, decision)
 
 

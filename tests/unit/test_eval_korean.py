@@ -57,16 +57,14 @@ def group_score(tm, group: str, metric: str, leaf_scores: dict, sizes: dict) -> 
     """lm-eval's score of `group`: its group YAML's aggregation (weight_by_size or not) applied
     with lm-eval's `aggregate_subtask_metrics`, through nested groups as lm-eval does."""
     from lm_eval.api.metrics import aggregate_subtask_metrics
-    from lm_eval.tasks._index import Kind
-    from lm_eval.tasks._yaml_loader import load_yaml
 
     from climb.evaluate.tasks import leaf_tasks
 
-    cfg = load_yaml(tm.task_index[group].yaml_path, resolve_func=False, recursive=True)
+    cfg = tm.task_index[group].cfg  # the group's YAML as lm-eval indexed it
     (rule,) = [m for m in cfg["aggregate_metric_list"] if m["metric"] == metric]
     values, weights = [], []
     for child in cfg["task"]:
-        if tm.task_index[child].kind == Kind.GROUP:
+        if child in tm.all_groups:
             values.append(group_score(tm, child, metric, leaf_scores, sizes))
             weights.append(sum(sizes[leaf] for leaf in leaf_tasks(tm, child)))
         else:

@@ -1,6 +1,7 @@
 """Protocols: leaderboard-2023 scores TruthfulQA mc2 as the 2023 harness did (split at the first
-false answer), lm-eval-0.4 leaves lm-eval's function; the plan, the cache key and the mirror
-layout follow the config."""
+false answer), lm-eval-0.4 leaves lm-eval's function (in the tasks lm-eval builds from climb's
+plan, climb's TruthfulQA and lm-eval's own); the cache key and the mirror layout follow the
+config."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from climb.evaluate.cache import cache_key
-from climb.evaluate.protocol import apply_protocol, mc2_split_at_first_false
+from climb.evaluate.protocol import mc2_split_at_first_false, protocol_overrides
 
 
 def test_mc2_split_differs_from_lm_eval_only_on_unsorted_labels() -> None:
@@ -26,31 +27,53 @@ def test_mc2_split_differs_from_lm_eval_only_on_unsorted_labels() -> None:
     )
 
 
-def test_apply_protocol_swaps_only_mc2() -> None:
+def test_protocol_overrides_swap_only_mc2() -> None:
     from lm_eval.tasks.truthfulqa.utils import process_results_mc2
 
-    cfg = {"task": "tq", "process_results": process_results_mc2}
-    assert apply_protocol(cfg, "lm-eval-0.4") == []
-    assert cfg["process_results"] is process_results_mc2
-    notes = apply_protocol(cfg, "leaderboard-2023")
-    assert cfg["process_results"] is mc2_split_at_first_false and "tq" in notes[0]
-    other = {"task": "arc"}
-    assert apply_protocol(other, "leaderboard-2023") == [] and other == {"task": "arc"}
+    loaded = {"task": "tq", "process_results": process_results_mc2}
+    assert protocol_overrides(loaded, "lm-eval-0.4") == ({}, [])
+    settings, notes = protocol_overrides(loaded, "leaderboard-2023")
+    assert settings == {"process_results": mc2_split_at_first_false} and "tq" in notes[0]
+    # as lm-eval's task index leaves it: the `!function` reference, lm-eval's name or climb's
+    for ref in (
+        "/x/truthfulqa/utils.process_results_mc2",
+        "/c/task_utils.truthfulqa_process_results_mc2",
+    ):
+        settings, _ = protocol_overrides({"task": "tq", "process_results": ref}, "leaderboard-2023")
+        assert settings["process_results"] is mc2_split_at_first_false
+    other = {"task": "arc", "process_results": "/x/utils.process_results"}
+    assert protocol_overrides(other, "leaderboard-2023") == ({}, [])
     with pytest.raises(ValueError, match="unknown eval protocol"):
-        apply_protocol({}, "harness-1999")
+        protocol_overrides({}, "harness-1999")
 
 
 @pytest.mark.parametrize("protocol", ["lm-eval-0.4", "leaderboard-2023"])
-def test_plan_applies_the_protocol(protocol: str) -> None:
+def test_the_tasks_lm_eval_builds_follow_the_protocol(protocol: str) -> None:
+    """climb's TruthfulQA and lm-eval's own, built by lm-eval from the plan (smoke mirror)."""
+    import lm_eval.tasks
+    from lm_eval.tasks import TaskManager
+    from lm_eval.tasks.truthfulqa.utils import process_results_mc2
+
     from climb.evaluate.suites import load_suite
     from climb.evaluate.tasks import plan_suite
+    from climb.resources import config_dir, smoke_benchmarks_dir
 
     suite = load_suite("open-llm-v1")
-    suite = suite.model_copy(update={"tasks": [t for t in suite.tasks if "truthful" in t.name]})
-    plan = plan_suite(suite, None, protocol=protocol)
-    fn = plan.configs[0]["process_results"]
-    assert (fn is mc2_split_at_first_false) == (protocol == "leaderboard-2023")
-    assert bool(plan.notes) == (protocol == "leaderboard-2023")
+    (st,) = [t for t in suite.tasks if "truthful" in t.name]
+    own = st.model_copy(update={"name": "own", "task": "truthfulqa_mc2"})
+    suite = suite.model_copy(update={"tasks": [st, own]})
+    folders = [config_dir() / "tasks", Path(lm_eval.tasks.__file__).parent / "truthfulqa"]
+    tm = TaskManager(include_path=[str(f) for f in folders], include_defaults=False)
+    plan = plan_suite(suite, smoke_benchmarks_dir(), protocol=protocol, tm=tm)
+    tasks = plan.tasks()
+    assert list(tasks) == ["climb_truthfulqa_mc2", "truthfulqa_mc2"]
+    swapped = protocol == "leaderboard-2023"
+    for task in tasks.values():
+        fn = task.config.process_results
+        # lm-eval loads its utils.py again by path: the same function, not the same object
+        assert (fn is mc2_split_at_first_false) == swapped
+        assert swapped or fn.__code__.co_code == process_results_mc2.__code__.co_code
+    assert len(plan.notes) == (2 if swapped else 0)
 
 
 def test_cache_key_depends_on_protocol_and_optional_members() -> None:

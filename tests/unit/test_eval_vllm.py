@@ -49,11 +49,12 @@ def test_vllm_on_cpu_is_a_config_error() -> None:
 
 @pytest.mark.skipif(not NO_VLLM, reason="vllm is installed here; the refusal path cannot run")
 def test_refused_before_any_work_where_vllm_cannot_run() -> None:
-    cfg = load_config(REPO / "config" / "demo.yaml", ["eval.backend=vllm"])
+    smoke = "eval.data_dir=null"  # the demo's mirror is written by `make benchmarks`
+    cfg = load_config(REPO / "config" / "demo.yaml", ["eval.backend=vllm", smoke])
     with pytest.raises(ConfigError, match=r"eval\.backend: vllm needs the `vllm` package"):
         preflight(cfg)
     remote = load_config(
-        REPO / "config" / "demo.yaml", ["eval.backend=vllm", "eval.runner=deployment"]
+        REPO / "config" / "demo.yaml", ["eval.backend=vllm", "eval.runner=deployment", smoke]
     )
     preflight(remote)  # the GPU pod checks for itself
     with pytest.raises(RuntimeError, match=r"eval\.backend: vllm"):

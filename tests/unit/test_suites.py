@@ -46,14 +46,14 @@ def test_suite_tasks_exist_in_lm_eval(path: Path, full_index) -> None:
 @pytest.mark.parametrize("path", SUITE_FILES, ids=lambda p: p.stem)
 def test_random_baselines_match_the_number_of_choices(path: Path, full_index) -> None:
     """Where a subtask's choices are a fixed list in its lm-eval YAML, its baseline is 1/k."""
-    from climb.evaluate.tasks import resolved_config
+    from climb.evaluate.tasks import registered_config
 
     checked = 0
     for st in load_suite(str(path)).tasks:
         if not isinstance(st.random_baseline, dict):
             continue
         for leaf, baseline in st.random_baseline.items():
-            choices = resolved_config(full_index, leaf).get("doc_to_choice")
+            choices = registered_config(full_index, leaf).get("doc_to_choice")
             if isinstance(choices, list):
                 assert baseline == pytest.approx(1 / len(choices), abs=1e-9), leaf
                 checked += 1

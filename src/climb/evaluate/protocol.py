@@ -32,16 +32,28 @@ def mc2_split_at_first_false(doc: dict[str, Any], results: list[tuple[float, boo
     return {"acc": float(np.sum(probs[:split]) / np.sum(probs))}
 
 
-def apply_protocol(cfg: dict[str, Any], protocol: str) -> list[str]:
-    """Change one resolved lm-eval task config in place to follow `protocol`; return notes on
-    what was changed (empty for lm-eval-0.4)."""
+# lm-eval's TruthfulQA mc2 scoring (lm_eval/tasks/truthfulqa/utils.py), under the names task
+# YAMLs give it: lm-eval's own and climb's (config/tasks/task_utils.py).
+MC2_FUNCTIONS = ("process_results_mc2", "truthfulqa_process_results_mc2")
+
+
+def function_name(ref: Any) -> str:
+    """Return the name of a task config's function: a callable's `__name__`, or the last part
+    of a `!function` reference as lm-eval's task index leaves it ('/dir/utils.name')."""
+    if callable(ref):
+        return str(getattr(ref, "__name__", ""))
+    return str(ref).rpartition(".")[2] if isinstance(ref, str) else ""
+
+
+def protocol_overrides(cfg: dict[str, Any], protocol: str) -> tuple[dict[str, Any], list[str]]:
+    """Return the settings that make one lm-eval task follow `protocol`, and notes on what they
+    change (none for lm-eval-0.4). Takes the task's registered config (functions loaded or
+    not) and the protocol name; raises ValueError for an unknown protocol."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown eval protocol {protocol!r}; known: {list(PROTOCOLS)}")
     if protocol == "lm-eval-0.4":
-        return []
-    notes = []
-    fn = cfg.get("process_results")
-    if getattr(fn, "__name__", "") == "process_results_mc2":
-        cfg["process_results"] = mc2_split_at_first_false
-        notes.append(f"{cfg.get('task')}: mc2 split at the first false answer (2023 harness)")
-    return notes
+        return {}, []
+    if function_name(cfg.get("process_results")) in MC2_FUNCTIONS:
+        note = f"{cfg.get('task')}: mc2 split at the first false answer (2023 harness)"
+        return {"process_results": mc2_split_at_first_false}, [note]
+    return {}, []

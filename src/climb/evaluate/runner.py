@@ -22,7 +22,7 @@ from climb.evaluate.documents import suite_documents
 from climb.evaluate.results import write_outputs
 from climb.evaluate.scoring import score_suite
 from climb.evaluate.suites import load_suite
-from climb.evaluate.tasks import plan_suite
+from climb.evaluate.tasks import SuitePlan, plan_suite
 from climb.records import DocResult, EvalResult, ModelInfo, ModelRef
 from climb.resources import smoke_benchmarks_dir
 from climb.state import StateDir
@@ -166,7 +166,7 @@ def evaluate_model(
         model, tokenizer = load_for_eval(ref, device)
         lm, dtype = make_lm(model, tokenizer, cfg, device), str(model.dtype).replace("torch.", "")
     if grow_from is None:
-        out = evaluate_with(lm, plan.configs, cfg)
+        out = evaluate_with(lm, list(plan.tasks().values()), cfg)
         tasks, average = score_suite(suite, plan.leaves, out)
         documents = suite_documents(suite, plan.leaves, out.get("samples") or {})
         evaluated = sum(len(d) for d in documents.values())
@@ -200,21 +200,18 @@ def evaluate_model(
 
 
 def _grow(
-    lm: Any, plan: Any, suite: Any, cfg: EvalConfig, grow_from: EvalResult
+    lm: Any, plan: SuitePlan, suite: Any, cfg: EvalConfig, grow_from: EvalResult
 ) -> tuple[dict[str, Any], dict[str, list[DocResult]], int]:
     """Score only the documents `grow_from` lacks at `cfg.limit`; return lm-eval's output of
     that run, the merged documents of every leaf, and how many documents were scored now."""
-    from lm_eval.tasks import TaskManager
-
     from climb.evaluate.documents import leaf_documents
     from climb.evaluate.grow import merge, select_more
 
-    manager = TaskManager(include_defaults=False)
-    objects = manager.load(plan.configs)["tasks"]
+    objects = plan.tasks()
     more = select_more(objects, grow_from.documents, cfg.limit)
     out: dict[str, Any] = {}
     if more:
-        out = evaluate_with(lm, [objects[k] for k in more], cfg, samples=more, manager=manager)
+        out = evaluate_with(lm, [objects[k] for k in more], cfg, samples=more)
     samples = out.get("samples") or {}
     by_leaf = {st.name: st for st in suite.tasks}
     documents, evaluated = {}, 0
@@ -285,15 +282,15 @@ def make_vllm_lm(ref: ModelRef, cfg: EvalConfig) -> Any:
 
 
 def run_lm_eval(
-    model: Any, tokenizer: Any, configs: list[dict[str, Any]], cfg: EvalConfig, device: str
+    model: Any, tokenizer: Any, tasks: list[Any], cfg: EvalConfig, device: str
 ) -> dict[str, Any]:
-    """Run lm-eval on resolved task configs with the LM of `cfg.backend` around a loaded model.
+    """Run lm-eval on tasks with the LM of `cfg.backend` around a loaded model.
 
-    Takes the model and tokenizer, the task configs of a suite plan, the eval config (backend,
-    batch size, limit) and the device; returns lm-eval's output as plain JSON data (results,
-    n-samples, configs, per-sample logs).
+    Takes the model and tokenizer, the tasks (lm-eval Task objects, e.g. a suite plan's
+    `tasks()`), the eval config (backend, batch size, limit) and the device; returns lm-eval's
+    output as plain JSON data (results, n-samples, configs, per-sample logs).
     """
-    return evaluate_with(make_lm(model, tokenizer, cfg, device), configs, cfg)
+    return evaluate_with(make_lm(model, tokenizer, cfg, device), tasks, cfg)
 
 
 def evaluate_with(
@@ -303,9 +300,9 @@ def evaluate_with(
     samples: dict[str, list[int]] | None = None,
     manager: Any = None,
 ) -> dict[str, Any]:
-    """Run lm-eval's simple_evaluate with a ready LM on task configs (or loaded Task objects):
-    the first `cfg.limit` documents of each, or exactly the document indices in `samples`.
-    Returns lm-eval's output as plain JSON data."""
+    """Run lm-eval's simple_evaluate with a ready LM on Task objects (or task specs `manager`,
+    an lm-eval TaskManager, can load): the first `cfg.limit` documents of each, or exactly the
+    document indices in `samples`. Returns lm-eval's output as plain JSON data."""
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 

@@ -1,5 +1,12 @@
-"""Turning a suite into lm-eval task configs: expand groups to their leaf tasks, set the suite's
-shots, apply the protocol, and (with a mirror) redirect each task's data to local files.
+"""Turning a suite into lm-eval tasks through lm-eval's public TaskManager: expand each member
+(a task, group or tag) to its leaf tasks, and give each leaf the settings climb puts on top of
+its registered definition: the suite's shots, the protocol's changes and (with a mirror) its data
+redirected to local files.
+
+lm-eval builds the tasks itself, from one inline group listing the leaves with those settings
+(its group syntax for a registered task with overrides, `{"task": name, key: value, ...}`): each
+leaf is its registered config (includes merged, `!function` references loaded) with climb's
+settings merged on top. Results, sample counts and per-sample logs stay keyed by leaf name.
 
 Suites that only name climb's tasks (config/tasks) use a TaskManager over that folder alone,
 which is instant; a suite naming one of lm-eval's built-in tasks (e.g. `leaderboard_bbh`,
@@ -8,24 +15,53 @@ which is instant; a suite naming one of lm-eval's built-in tasks (e.g. `leaderbo
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from climb.evaluate.mirror import MirrorError, load_layout, redirect_to_mirror
-from climb.evaluate.protocol import apply_protocol
+from climb.evaluate.mirror import MirrorError, entry_source, load_layout, mirror_overrides
+from climb.evaluate.protocol import protocol_overrides
 from climb.evaluate.suites import Suite, SuiteError, SuiteTask
 from climb.resources import config_dir, smoke_benchmarks_dir
+
+# The inline group climb hands lm-eval; it declares no aggregate metric, so lm-eval scores
+# nothing under it (climb aggregates the leaves itself, climb.evaluate.scoring).
+GROUP = "climb_suite"
 
 
 @dataclass
 class SuitePlan:
-    """Everything lm-eval needs for a suite: one resolved config per leaf task."""
+    """A suite as lm-eval tasks: per leaf task, the settings climb puts on its registered
+    definition in `tm` (lm-eval's TaskManager, which builds the tasks)."""
 
-    configs: list[dict[str, Any]]
+    tm: Any
+    overrides: dict[str, dict[str, Any]]  # leaf lm-eval task -> settings on its registered config
     leaves: dict[str, list[str]]  # suite task name -> leaf lm-eval task names
     deviations: list[str] = field(default_factory=list)  # where it departs from the leaderboard
     notes: list[str] = field(default_factory=list)  # what the protocol changed
+
+    def spec(self, only: Collection[str] | None = None) -> dict[str, Any]:
+        """Return lm-eval's inline group of the plan's leaf tasks (those in `only` when given):
+        `{"group": GROUP, "task": [{"task": leaf, **overrides}, ...]}`, for `self.tm.load` or
+        `simple_evaluate(tasks=[spec], task_manager=self.tm)`."""
+        members = [
+            {"task": leaf, **settings}
+            for leaf, settings in self.overrides.items()
+            if only is None or leaf in only
+        ]
+        return {"group": GROUP, "task": members}
+
+    def tasks(self, only: Collection[str] | None = None) -> dict[str, Any]:
+        """Return lm-eval's Task objects of the plan's leaves (those in `only` when given) by leaf
+        name, in plan order, built by lm-eval (this loads each task's data); fresh objects on
+        every call."""
+        return dict(self.tm.load(self.spec(only))["tasks"])
+
+    def config(self, leaf: str) -> dict[str, Any]:
+        """Return one leaf's declared config without loading anything: its registered config
+        (includes merged, `!function` references left as strings) with climb's settings on top."""
+        return {**registered_config(self.tm, leaf), **self.overrides[leaf]}
 
 
 def task_manager(include_defaults: bool = False) -> Any:
@@ -45,35 +81,35 @@ def task_manager_for(names: list[str]) -> Any:
 
 
 def leaf_tasks(tm: Any, name: str) -> list[str]:
-    """Return the leaf task names under a task, group or tag name (in a stable order)."""
-    from lm_eval.tasks._index import Kind
-    from lm_eval.tasks._yaml_loader import load_yaml
-
-    entry = tm.task_index.get(name)
-    if entry is None:
-        raise KeyError(f"lm-eval task {name!r} not found in {config_dir() / 'tasks'}")
-    if entry.kind in (Kind.TASK, Kind.PY_TASK):
+    """Return the leaf task names under a task, group or tag name of `tm` (a group's in its
+    member order, a tag's sorted); raise KeyError for a name `tm` does not know."""
+    if name in tm.all_subtasks:
         return [name]
-    if entry.kind == Kind.TAG:
-        return sorted(
-            n
-            for n, e in tm.task_index.items()
-            if name in e.tags and e.kind in (Kind.TASK, Kind.PY_TASK)
-        )
-    members = load_yaml(entry.yaml_path, resolve_func=False, recursive=True).get("task", [])
+    if name in tm.all_tags:
+        return sorted(n for n in tm.all_subtasks if name in tm.task_index[n].tags)
+    if name not in tm.all_groups:
+        raise KeyError(f"lm-eval task {name!r} not found in {config_dir() / 'tasks'}")
+    return _member_leaves(tm, tm.task_index[name].cfg.get("task", []))
+
+
+def _member_leaves(tm: Any, members: Any) -> list[str]:
+    """Leaf task names of a group's `task:` list (names, `{task: name, ...}` references and
+    inline subgroups)."""
     out: list[str] = []
-    for member in members:
-        member_name = member if isinstance(member, str) else member.get("task")
-        out.extend(leaf_tasks(tm, member_name))
+    for member in members if isinstance(members, list) else [members]:
+        if isinstance(member, str):
+            out.extend(leaf_tasks(tm, member))
+        elif "group" in member and member["group"] not in tm.task_index:
+            out.extend(_member_leaves(tm, member.get("task", [])))
+        else:
+            out.extend(leaf_tasks(tm, member.get("group") or member["task"]))
     return out
 
 
-def resolved_config(tm: Any, name: str) -> dict[str, Any]:
-    """Return the fully resolved config dict (includes merged, functions loaded) of a task."""
-    from lm_eval.tasks._yaml_loader import load_yaml
-
-    entry = tm.task_index[name]
-    cfg = dict(load_yaml(entry.yaml_path, resolve_func=True, recursive=True))
+def registered_config(tm: Any, name: str) -> dict[str, Any]:
+    """Return a copy of a task's registered config in `tm` (includes merged; `!function`
+    references are strings naming them, e.g. '/dir/utils.process_docs')."""
+    cfg = dict(tm.task_index[name].cfg or {})
     for key in ("tag", "group"):
         cfg.pop(key, None)
     return cfg
@@ -86,18 +122,20 @@ def plan_suite(
     tm: Any = None,
     protocol: str = "lm-eval-0.4",
 ) -> SuitePlan:
-    """Build the lm-eval configs for `suite`; `data_dir` None means read from the Hub.
+    """Plan the lm-eval tasks of `suite`; `data_dir` None means read from the Hub.
 
     Takes the suite, the mirror folder (or None), whether optional members count, an optional
     TaskManager (default: `task_manager_for` the suite's tasks) and the protocol. Returns the
     plan; its deviations say where the data departs from the leaderboard's, its notes what
-    the protocol changed. Raises SuiteError when a member names no lm-eval task, and MirrorError
-    naming the member, the missing dataset and how to get it when the mirror cannot serve it.
+    the protocol changed. Nothing is loaded. Raises SuiteError when a member names no lm-eval
+    task, and MirrorError naming the member, the missing dataset and how to get it when the
+    mirror cannot serve it.
     """
     selected = suite.selected(include_optional)
     tm = tm or task_manager_for([st.task for st in selected])
     layout = load_layout(data_dir) if data_dir is not None else {}
-    plan = SuitePlan(configs=[], leaves={})
+    plan = SuitePlan(tm=tm, overrides={}, leaves={})
+    sources: dict[str | None, list[str]] = {}
     for st in selected:
         try:
             plan.leaves[st.name] = leaf_tasks(tm, st.task)
@@ -107,11 +145,14 @@ def plan_suite(
                 f"{st.task!r} (neither in {config_dir() / 'tasks'} nor lm-eval's own tasks)"
             ) from exc
         for leaf in plan.leaves[st.name]:
-            cfg = with_shots(resolved_config(tm, leaf), st)
-            plan.notes.extend(apply_protocol(cfg, protocol))
+            settings: dict[str, Any] = {"num_fewshot": st.num_fewshot}
+            declared = {**registered_config(tm, leaf), **settings}
+            changes, notes = protocol_overrides(declared, protocol)
+            settings.update(changes)
+            plan.notes.extend(notes)
             if data_dir is not None:
                 try:
-                    plan.deviations.extend(redirect_to_mirror(cfg, data_dir, layout))
+                    changes, deviations = mirror_overrides(declared, data_dir, layout)
                 except MirrorError as exc:
                     message = missing_data_message(suite, st, exc)
                     if data_dir == smoke_benchmarks_dir():
@@ -120,8 +161,25 @@ def plan_suite(
                             "the open-llm-v1 benchmarks)"
                         )
                     raise MirrorError(message) from exc
-            plan.configs.append(cfg)
+                settings.update(changes)
+                plan.deviations.extend(deviations)
+                names = sources.setdefault(entry_source(declared, data_dir, layout), [])
+                if st.name not in names:
+                    names.append(st.name)
+            plan.overrides[leaf] = settings
+    if any(label is not None for label in sources):
+        plan.deviations.append(data_sources_line(sources, data_dir))
     return plan
+
+
+def data_sources_line(sources: dict[str | None, list[str]], data_dir: Path | None) -> str:
+    """Return the deviation that says which suite tasks read which data, from {source label
+    (None: an unlabelled mirror entry): [suite task names]}."""
+    parts = [
+        f"{', '.join(names)}: {label or f'the mirror {data_dir}'}"
+        for label, names in sources.items()
+    ]
+    return "benchmark data: " + "; ".join(parts)
 
 
 def missing_data_message(suite: Suite, st: SuiteTask, exc: MirrorError) -> str:
@@ -140,9 +198,3 @@ def missing_data_message(suite: Suite, st: SuiteTask, exc: MirrorError) -> str:
             "then not run and not in the average)"
         )
     return f"suite {suite.name}, task {st.name} ({what}): {exc}; {', '.join(ways)}"
-
-
-def with_shots(cfg: dict[str, Any], st: SuiteTask) -> dict[str, Any]:
-    """Return `cfg` with the suite's number of shots."""
-    cfg["num_fewshot"] = st.num_fewshot
-    return cfg
