@@ -79,19 +79,25 @@ def bench_suites(work: Path) -> dict[str, Path]:
     return out
 
 
-def train_adapters(base: Any, state: Any, work: Path, seeds: int, steps: int) -> list[Path]:
-    """LoRA adapters of the demo recipe, one per seed (climb's data stage and trainer)."""
+def train_adapters(
+    base: Any, state: Any, work: Path, seeds: int, steps: int, data_dir: str
+) -> list[Path]:
+    """LoRA adapters of the demo recipe, one per seed (climb's data stage and trainer); the data
+    is decontaminated against the demo suite read from `data_dir`. Adapters already trained
+    under `work` are reused."""
     from climb.config import LauncherConfig, load_config
     from climb.data.prepare import prepare_data
     from climb.launch.local import launch_local
     from climb.train.spec import TrainSpec
 
     cfg = load_config(REPO / "config" / "demo.yaml")
-    data = prepare_data(cfg.data, base.path, state, cfg.eval)
+    eval_cfg = cfg.eval.model_copy(update={"data_dir": data_dir})
+    data = None
     out = []
     for seed in range(1, seeds + 1):
         target = work / f"seed-{seed}"
         if not (target / "result.json").is_file():
+            data = data or prepare_data(cfg.data, base.path, state, eval_cfg)
             train = cfg.train.model_copy(update={"seed": seed, "max_steps": steps})
             spec = TrainSpec(
                 model_path=base.path,
@@ -261,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     base = resolve_model(SMOLLM2, state, "SmolLM2-135M-Instruct")
     suites = bench_suites(work)
     suite = load_suite(str(suites["all"]))
-    adapters = train_adapters(base, state, work, args.seeds, args.steps)
+    adapters = train_adapters(base, state, work, args.seeds, args.steps, args.data_dir)
     noised = noised_model(base, work, args.noise)
     models = {
         f"seed-{i + 1}": ModelRef(
