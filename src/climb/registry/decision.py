@@ -55,6 +55,11 @@ def judge(comparison: Comparison, policy: PromotionConfig, kind: str) -> tuple[O
         return "not_better", [f"{where}: not above {bar:+.2f}", *regressed]
     if regressed:
         return "not_better", regressed
+    if comparison.single_document_leaves:
+        unsure.append(
+            f"{comparison.single_document_leaves} task(s) have a single paired document, whose "
+            "spread cannot be estimated: evaluate at least 2 documents a task (eval.limit)"
+        )
     if avg.low > bar and not unsure:
         return "better", [f"{where}: above {bar:+.2f} at the lower bound"]
     why = [f"{where}: the interval straddles {bar:+.2f}"] if avg.low <= bar else []

@@ -6,9 +6,10 @@ each benchmark), the same draw for both models, and the suite's own aggregation 
 every resample (climb.evaluate.aggregate: the subject mean of MMLU, leaderboard-v2
 normalisation, the size-weighted mean, the mean over tasks, the suite's scale). The spread of
 the candidate-minus-reference difference over the resamples gives a confidence interval for the
-gain of every task and of the average. Pairing uses that the two models succeed and fail on
-largely the same documents: the interval of a difference is much narrower than the two
-scores' standard errors together suggest.
+gain of every task and of the average (each leaf's resampled deviation rescaled by
+sqrt(n / (n - 1)), so that few documents a leaf do not narrow the interval). Pairing uses that
+the two models succeed and fail on largely the same documents: the interval of a difference is
+much narrower than the two scores' standard errors together suggest.
 
 Seeded (the seed and the leaf's name decide every draw), so a decision is reproducible.
 """
@@ -61,6 +62,15 @@ def _interval(point: float, draws: NDArray[np.float64], confidence: float) -> In
     return Interval(gain=point, low=float(low), high=float(high))
 
 
+def rescale(n: int) -> float:
+    """The factor on a leaf's resampled deviation that makes its bootstrap variance unbiased:
+    sqrt(n / (n - 1)) (the rescaled bootstrap of Rao and Wu, 1988; a plain bootstrap of n
+    documents has (n - 1) / n of the true variance, half of it at 2 documents a leaf, as MMLU's
+    subjects have at small limits). 1 for a single document, which has no spread to rescale
+    (`Comparison.single_document_leaves` counts those)."""
+    return float(np.sqrt(n / (n - 1))) if n > 1 else 1.0
+
+
 def compare(
     candidate: EvalResult,
     reference: EvalResult,
@@ -86,6 +96,14 @@ def compare(
             pairs[leaf] = (c, r)
             unpaired += lost
     rngs = {leaf: _leaf_seed(seed, leaf) for leaf in pairs}
+    leaf_task = {leaf: st for st in tasks for leaf in candidate.tasks[st.name].leaves}
+    observed = [
+        {
+            leaf: leaf_rows(leaf_task[leaf], p[side], np.ones((1, len(p[side]))), leaf)
+            for leaf, p in pairs.items()
+        }
+        for side in (0, 1)
+    ]
 
     def gains(rows: int, draw: bool) -> dict[str, NDArray[np.float64]]:
         """Per task and `average`: candidate minus reference (points) for `rows` weight rows."""
@@ -95,10 +113,14 @@ def compare(
             for st in tasks:
                 raw, sizes = {}, {}
                 for leaf in candidate.tasks[st.name].leaves:
-                    docs = pairs[leaf][side]
-                    n = len(docs)
-                    w = weights[leaf] if draw else np.ones((rows, n))
-                    raw[leaf], sizes[leaf] = leaf_rows(st, docs, w, leaf), n
+                    n = len(pairs[leaf][side])
+                    if draw:
+                        seen = observed[side][leaf]
+                        drawn = leaf_rows(st, pairs[leaf][side], weights[leaf], leaf)
+                        raw[leaf] = seen + rescale(n) * (drawn - seen)
+                    else:
+                        raw[leaf] = np.repeat(observed[side][leaf], rows)
+                    sizes[leaf] = n
                 scores.append(suite.scale * task_rows(st, raw, sizes))
             sign = 1.0 if side == 0 else -1.0
             for st, s in zip(tasks, scores, strict=True):
@@ -126,6 +148,7 @@ def compare(
         seed=seed,
         paired_documents=sum(len(c) for c, _ in pairs.values()),
         unpaired_documents=unpaired,
+        single_document_leaves=sum(len(c) == 1 for c, _ in pairs.values()),
         average=average,
         tasks=intervals,
     )
