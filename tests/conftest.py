@@ -148,7 +148,7 @@ def tiny_experiment(tmp_path: Path, tiny_model: Path):
         cfg["model"] = {"base": str(tiny_model), "name": "tiny-random-llama"}
         cfg["data"]["sources"][0]["path"] = str(REPO / "data" / "demo" / "instructions.jsonl")
         cfg["train"].update({"max_steps": 2, "batch_size": 2, "save_steps": 1000})
-        cfg["eval"] = {**SMOKE_EVAL, "limit": 1, "batch_size": 4}
+        cfg["eval"] = {**SMOKE_EVAL, "limit": 2, "batch_size": 4}
         cfg["tracking"] = {"experiment": name, "uri": f"sqlite:///{tmp_path / 'mlflow.db'}"}
         cfg["promotion"]["registered_model"] = f"{name}-model"
         for section, values in sections.items():

@@ -21,14 +21,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture
 def experiment(tmp_path: Path, tiny_model: Path, repo: Path) -> Path:
-    """A config for the tiny model: 2 training steps on the demo data, limit 1 per task."""
+    """A config for the tiny model: 2 training steps on the demo data, limit 2 per task (the fewest the paired test can judge)."""
     cfg = yaml.safe_load((repo / "config" / "demo.yaml").read_text())
     cfg["name"] = "e2e"
     cfg["state_dir"] = str(tmp_path / "state")
     cfg["model"] = {"base": str(tiny_model), "name": "tiny-random-llama"}
     cfg["data"]["sources"][0]["path"] = str(repo / "data" / "demo" / "instructions.jsonl")
     cfg["train"].update({"max_steps": 2, "batch_size": 2, "save_steps": 1000})
-    cfg["eval"] = {**SMOKE_EVAL, "limit": 1, "batch_size": 4}
+    cfg["eval"] = {**SMOKE_EVAL, "limit": 2, "batch_size": 4}
     cfg["tracking"] = {
         "experiment": "e2e",
         "uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
