@@ -160,6 +160,9 @@ def test_cancel_deletes_the_job_and_reraises(
     kube: Any, tmp_path: Path, job_kind: str, how: str, exc: type[BaseException]
 ) -> None:
     before = signal.getsignal(signal.SIGTERM)
+    # Ctrl-C raises KeyboardInterrupt as in an interactive Python, even where this test process
+    # was started in the background by a non-interactive shell (which ignores SIGINT for it).
+    sigint = signal.signal(signal.SIGINT, signal.default_int_handler)
     op = FakeOperator(kube, job_kind, how)
     op.start()
     cfg = _cfg(LAUNCHERS[job_kind][2], tmp_path).model_copy(update={"timeout_s": 20})
@@ -168,6 +171,8 @@ def test_cancel_deletes_the_job_and_reraises(
         _launch(kube, job_kind, _spec(tmp_path), cfg, [])
     except BaseException as caught:  # the cancellation under test, or a diagnostic failure
         raised = caught
+    finally:
+        signal.signal(signal.SIGINT, sigint)
     op.join(5)
     assert op.error is None, f"fake operator: {op.error!r}"
     assert isinstance(raised, exc), f"expected {exc.__name__}, got {raised!r}"
