@@ -67,18 +67,39 @@ def _pid_file(state: StateDir) -> Path:
     return state.prefect / "server.json"
 
 
+def _started_here(state: StateDir, api: str) -> bool:
+    """Whether the server answering at `api` is the one this state folder started: its pid file
+    names that API and its process group is alive."""
+    path = _pid_file(state)
+    try:
+        record = json.loads(path.read_text())
+        os.killpg(int(record["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return bool(record.get("api") == api)
+
+
 def ensure_prefect_server(
     state: StateDir, port: int | None = None, timeout_s: float = 120.0
 ) -> tuple[str, bool]:
-    """Return (api_url, started_now). Uses PREFECT_API_URL when set; else reuses or starts the
-    local server for this state folder and waits until it answers its health check.
+    """Return (api_url, started_now). Uses PREFECT_API_URL when set; else reuses the local
+    server this state folder started, or starts one and waits until it answers its health
+    check. Raises ServerError when another server holds the port (the message says what to do)
+    or the new one exits or never becomes healthy.
     """
     if os.environ.get("PREFECT_API_URL"):
         return os.environ["PREFECT_API_URL"], False
     port = port or int(os.environ.get("CLIMB_PREFECT_PORT", DEFAULT_PREFECT_PORT))
     api = f"http://127.0.0.1:{port}/api"
     if _healthy(f"{api}/health"):
-        return api, False
+        if _started_here(state, api):
+            return api, False
+        raise ServerError(
+            f"a Prefect server this state folder ({state.root}) did not start answers at {api}: "
+            "its runs would go to another folder's database, and `climb servers down` could not "
+            "stop it. Stop that server, give this folder another port (CLIMB_PREFECT_PORT=4210), "
+            f"or use it on purpose with PREFECT_API_URL={api}"
+        )
     state.prefect.mkdir(parents=True, exist_ok=True)
     log_path = state.prefect / "server.log"
     # The UI asks the API at PREFECT_UI_API_URL, which defaults to port 4200 whatever --port says:
