@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.models import tiny_llama
 
 from climb.config import TrainConfig
 from climb.train.checkpoints import MARKER, complete_checkpoints, remote_checkpoints
@@ -55,8 +56,6 @@ def _trainer(tmp_path: Path, uploads: BackgroundUploads, max_steps: int) -> Any:
     import datasets
     import torch
     from transformers import (
-        LlamaConfig,
-        LlamaForCausalLM,
         TrainerCallback,
         TrainingArguments,
         default_data_collator,
@@ -66,16 +65,9 @@ def _trainer(tmp_path: Path, uploads: BackgroundUploads, max_steps: int) -> Any:
     from climb.train.climb_trainer import ClimbTrainer
     from climb.train.trainer import build_model
 
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=128,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
+    tiny_llama(0, vocab_size=128, hidden_size=32, intermediate_size=64).save_pretrained(
+        tmp_path / "model"
     )
-    LlamaForCausalLM(config).save_pretrained(tmp_path / "model")
     lora = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
     cfg = TrainConfig.model_validate({"method": "lora", "lora": lora})
     # What climb.train.trainer.training_arguments sets for checkpoints, in one process (its

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from support.models import tiny_llama
+
 from climb.train.checkpoints import (
     STAGING,
     complete_checkpoints,
@@ -54,20 +56,7 @@ def test_discard_staging_removes_half_written(tmp_path: Path) -> None:
 
 
 def _tiny_llama(seed: int):
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(
-        vocab_size=64,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        tie_word_embeddings=True,
-    )
-    return LlamaForCausalLM(cfg)
+    return tiny_llama(seed, tie_word_embeddings=True)
 
 
 def _same(a, b) -> bool:
