@@ -13,32 +13,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.configs import SMOKE_EVAL
 from support.stages import plant_zero_champion
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture
-def experiment(tmp_path: Path, tiny_model: Path, repo: Path) -> Path:
-    """A config for the tiny model: 2 training steps on the demo data, limit 2 per task (the
-    fewest documents the paired test can judge)."""
-    cfg = yaml.safe_load((repo / "config" / "demo.yaml").read_text())
-    cfg["name"] = "e2e"
-    cfg["state_dir"] = str(tmp_path / "state")
-    cfg["model"] = {"base": str(tiny_model), "name": "tiny-random-llama"}
-    cfg["data"]["sources"][0]["path"] = str(repo / "data" / "demo" / "instructions.jsonl")
-    cfg["train"].update({"max_steps": 2, "batch_size": 2, "save_steps": 1000})
-    cfg["eval"] = {**SMOKE_EVAL, "limit": 2, "batch_size": 4}
-    cfg["tracking"] = {
-        "experiment": "e2e",
-        "uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
-        "system_metrics_interval_s": 1.0,
-    }
-    cfg["promotion"]["registered_model"] = "e2e-model"
-    path = tmp_path / "e2e.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+def experiment(tiny_experiment) -> Path:
+    """The tiny experiment of conftest (2 training steps on the demo data, 2 documents a task),
+    named e2e, with system metrics sampled every second."""
+    return tiny_experiment("e2e", tracking={"system_metrics_interval_s": 1.0})
 
 
 def test_flow_end_to_end_promotes_then_keeps(
